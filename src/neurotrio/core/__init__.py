@@ -1,0 +1,1 @@
+"""Machinery shared by the three systems: config, seeding, training, checkpoints, metrics, export."""

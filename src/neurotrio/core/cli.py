@@ -1,0 +1,54 @@
+"""Helpers every system's CLI uses: shared options, config loading, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from neurotrio.core.errors import NeurotrioError
+
+T = TypeVar("T")
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """Add ``--config FILE.yaml`` and repeatable ``--set key.sub=value`` overrides."""
+    parser.add_argument("--config", metavar="YAML", help="a config file saved by an earlier run, or your own")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        help="override one config field, e.g. --set train.epochs=5 (repeatable)",
+    )
+
+
+def config_from_args(cls: type[T], args: argparse.Namespace, **direct: Any) -> T:
+    """Resolve a typed config: defaults < --config file < ``direct`` CLI flags (non-None) < --set."""
+    from neurotrio.core.config import load_config
+
+    flags = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in direct.items() if v is not None]
+    return load_config(cls, getattr(args, "config", None), [*flags, *getattr(args, "overrides", [])])
+
+
+def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
+    """Run a CLI command: project errors become ``error: ...`` on stderr and exit code 2.
+
+    Unexpected exceptions print one line too (set NEUROTRIO_DEBUG=1 for the traceback) and exit 1.
+    """
+    logging.basicConfig(level=os.environ.get("NEUROTRIO_LOGLEVEL", "WARNING"), format="%(levelname)s %(message)s")
+    try:
+        return int(func(args) or 0)
+    except NeurotrioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI never shows a bare traceback
+        if os.environ.get("NEUROTRIO_DEBUG"):
+            traceback.print_exc()
+        print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with NEUROTRIO_DEBUG=1 "
+              "for the traceback and report it", file=sys.stderr)
+        return 1

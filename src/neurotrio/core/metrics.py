@@ -1,0 +1,84 @@
+"""Classification metrics from a confusion matrix: accuracy, macro-F1 (= UF1), Cohen's kappa, UAR.
+
+Written on NumPy (no scikit-learn dependency); each is a few lines of a textbook formula.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
+    """Counts C[i, j] of true class i predicted as j, shape (n_classes, n_classes)."""
+    t = np.asarray(y_true, dtype=np.int64).ravel()
+    p = np.asarray(y_pred, dtype=np.int64).ravel()
+    return np.bincount(t * n_classes + p, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+
+
+def accuracy(cm: np.ndarray) -> float:
+    total = cm.sum()
+    return float(np.trace(cm) / total) if total else float("nan")
+
+
+def per_class_f1(cm: np.ndarray) -> np.ndarray:
+    """F1 of each class; a class absent from both truth and prediction gets NaN."""
+    tp = np.diag(cm).astype(float)
+    denom = cm.sum(0) + cm.sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, 2 * tp / denom, np.nan)
+
+
+def macro_f1(cm: np.ndarray) -> float:
+    """Mean F1 over classes present in truth or prediction (UF1 in micro-expression papers)."""
+    f1 = per_class_f1(cm)
+    return float(np.nanmean(f1)) if np.isfinite(f1).any() else float("nan")
+
+
+def per_class_recall(cm: np.ndarray) -> np.ndarray:
+    support = cm.sum(1).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(support > 0, np.diag(cm) / support, np.nan)
+
+
+def uar(cm: np.ndarray) -> float:
+    """Unweighted average recall over classes present in the truth."""
+    r = per_class_recall(cm)
+    return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
+
+
+uf1 = macro_f1
+
+
+def cohen_kappa(cm: np.ndarray) -> float:
+    total = cm.sum()
+    if total == 0:
+        return float("nan")
+    po = np.trace(cm) / total
+    pe = float((cm.sum(0) * cm.sum(1)).sum()) / total**2
+    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+
+
+def classification_report(y_true: Any, y_pred: Any, class_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """All metrics at once, as plain JSON-ready values."""
+    cm = confusion_matrix(y_true, y_pred, len(class_names))
+    f1 = per_class_f1(cm)
+    return {
+        "n": int(cm.sum()),
+        "accuracy": accuracy(cm),
+        "macro_f1": macro_f1(cm),
+        "kappa": cohen_kappa(cm),
+        "uar": uar(cm),
+        "per_class_f1": {c: (None if np.isnan(v) else float(v)) for c, v in zip(class_names, f1)},
+        "confusion_matrix": cm.tolist(),
+        "classes": list(class_names),
+    }
+
+
+def mean_ci95(values: Any) -> tuple[float, float]:
+    """Mean and half-width of the normal 95 % confidence interval (1.96 · sd / √n)."""
+    v = np.asarray(values, dtype=float)
+    if v.size < 2:
+        return float(v.mean()) if v.size else float("nan"), float("nan")
+    return float(v.mean()), float(1.96 * v.std(ddof=1) / np.sqrt(v.size))

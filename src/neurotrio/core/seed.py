@@ -1,0 +1,67 @@
+"""Seeding, determinism, device choice, and the provenance saved beside every result."""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and torch; optionally force deterministic kernels.
+
+    Returns a ``torch.Generator`` seeded with ``seed`` to pass explicitly to samplers and splits.
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    return gen
+
+
+def pick_device(preference: str = "auto") -> torch.device:
+    """``auto`` → CUDA when present, else CPU; or any explicit torch device string."""
+    if preference == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(preference)
+
+
+_PACKAGES = ("torch", "numpy", "scipy", "mne", "onnxruntime", "opencv-contrib-python-headless",
+             "spikingjelly", "aedat", "dlib-bin")
+
+
+def provenance(seed: int | None = None) -> dict[str, Any]:
+    """Seed, library versions, machine and git commit: saved next to every result."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    try:
+        versions["neurotrio"] = metadata.version("neurotrio")
+    except metadata.PackageNotFoundError:
+        pass
+    commit = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
+    return {"seed": seed, "versions": versions, "python": platform.python_version(),
+            "machine": f"{platform.machine()} {device}, {os.cpu_count()} cores", "git_commit": commit}
