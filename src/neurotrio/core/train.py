@@ -76,6 +76,7 @@ def fit(
     model.to(device)
     net = distributed.wrap_model(model, device)
     history, start, best, best_state = History(), 0, float("-inf"), None
+    loader_gen = getattr(train_loader, "generator", None)  # the shuffling stream must resume too
     if resume and checkpoint and Path(checkpoint).exists():
         state = load_training_state(checkpoint)
         model.load_state_dict(state["model"])
@@ -83,6 +84,8 @@ def fit(
         if scheduler is not None and state.get("scheduler"):
             scheduler.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
+        if loader_gen is not None and state.get("loader_rng") is not None:
+            loader_gen.set_state(state["loader_rng"])
         start, history.epochs = int(state["epoch"]), list(state["history"])
         history.best_epoch = state.get("best_epoch")
         best = float(state.get("best_value", float("-inf")))
@@ -122,7 +125,7 @@ def fit(
                 checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict() if scheduler is not None else None, epoch=epoch + 1,
                 history=history.epochs, best_epoch=history.best_epoch, best_value=best, best_model=best_state,
-                config=config or {},
+                config=config or {}, loader_rng=loader_gen.get_state() if loader_gen is not None else None,
             )
     if select is not None and best_state is not None:
         model.load_state_dict(best_state)

@@ -1,0 +1,37 @@
+import math
+
+import numpy as np
+import pytest
+
+from neurotrio.core.metrics import (accuracy, classification_report, cohen_kappa, confusion_matrix, macro_f1,
+                                    mean_ci95, uar)
+
+
+def test_hand_worked_two_class_example():
+    # truth 0 0 0 1 1, predicted 0 0 1 1 0 -> C = [[2, 1], [1, 1]]
+    cm = confusion_matrix([0, 0, 0, 1, 1], [0, 0, 1, 1, 0], 2)
+    assert cm.tolist() == [[2, 1], [1, 1]]
+    assert accuracy(cm) == pytest.approx(0.6)
+    # F1: class0 = 2*2/(3+3) = 2/3, class1 = 2*1/(2+2) = 1/2
+    assert macro_f1(cm) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    # recall: 2/3 and 1/2
+    assert uar(cm) == pytest.approx((2 / 3 + 1 / 2) / 2)
+    # kappa: po = .6, pe = (3*3 + 2*2)/25 = .52 -> (.6 - .52)/.48
+    assert cohen_kappa(cm) == pytest.approx(0.08 / 0.48)
+
+
+def test_perfect_and_chance():
+    cm = confusion_matrix([0, 1, 2], [0, 1, 2], 3)
+    assert accuracy(cm) == 1 and cohen_kappa(cm) == 1 and macro_f1(cm) == 1
+    assert cohen_kappa(confusion_matrix([0, 1, 0, 1], [0, 0, 1, 1], 2)) == pytest.approx(0.0)
+
+
+def test_absent_class_is_ignored_by_macro_scores():
+    rep = classification_report([0, 0, 1], [0, 0, 1], ["a", "b", "c"])
+    assert rep["macro_f1"] == 1.0 and rep["per_class_f1"]["c"] is None
+
+
+def test_ci95():
+    mean, half = mean_ci95([1.0, 2.0, 3.0, 4.0])
+    assert mean == 2.5 and half == pytest.approx(1.96 * np.std([1, 2, 3, 4], ddof=1) / 2)
+    assert math.isnan(mean_ci95([1.0])[1])
