@@ -1,1 +1,35 @@
-"""(being built)"""
+"""FSL-SNN: spiking few-shot learning on events and images (backbone, SFE, CFC, TET + InfoNCE, energy).
+
+Exports are loaded lazily so ``import neurotrio.fewshot`` (and ``neurotrio --help``) stays fast:
+
+    >>> from neurotrio.fewshot import FSLSNN, FSLSNNConfig, run_training, run_evaluation
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BackboneConfig": "model", "SpikingVGG": "model", "twin_config": "model",
+    "SFE": "sfe", "SFEConfig": "sfe",
+    "CFC": "cfc", "CFCConfig": "cfc",
+    "FSLSNN": "fslsnn", "ProtoNet": "fslsnn", "FSLSNNConfig": "fslsnn", "build_model": "fslsnn",
+    "tet_loss": "losses", "info_nce": "losses", "fewshot_loss": "losses", "LossConfig": "losses",
+    "EnergyCost": "energy", "estimate_energy": "energy", "compare_energy": "energy", "energy_table": "energy",
+    "TrainConfig": "train", "PretrainConfig": "train", "FinetuneConfig": "train", "run_training": "train",
+    "train_model": "train",
+    "DataConfig": "evaluate", "EvalConfig": "evaluate", "load_splits": "evaluate", "evaluate_model": "evaluate",
+    "run_evaluation": "evaluate", "load_model": "evaluate",
+    "EpisodeSampler": "episodes", "episode_collate": "episodes",
+    "read_aedat4": "events", "events_to_frames": "events", "NOmniglot": "nomniglot",
+    "Omniglot": "datasets", "CUB": "datasets", "MiniImageNet": "datasets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"neurotrio.fewshot.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'neurotrio.fewshot' has no attribute {name!r}")

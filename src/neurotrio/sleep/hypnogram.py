@@ -32,6 +32,7 @@ _CODES = {
     "m": UNKNOWN, "mt": UNKNOWN, "artifact": UNKNOWN, "artefact": UNKNOWN,
 }
 _PREFIX = re.compile(r"^(sleep[ _-]?stage|stage)[ _:-]*")
+_MNE_TEXT_FORMATS = (".csv", ".txt", ".fif")  # annotation files MNE writes; everything else must be EDF+
 _WRITE_LABELS = ("Sleep stage W", "Sleep stage N1", "Sleep stage N2", "Sleep stage N3", "Sleep stage R")
 
 
@@ -53,7 +54,8 @@ def read_hypnogram(path: str | Path) -> list[Annotation]:
     """Read every annotation of an EDF+ hypnogram file.
 
     Args:
-        path: an EDF+ file whose annotations carry the sleep stages (e.g. Sleep-EDF's ``*-Hypnogram.edf``).
+        path: an EDF+ file whose annotations carry the sleep stages (e.g. Sleep-EDF's ``*-Hypnogram.edf``);
+            MNE's own annotation files (``.csv``, ``.txt``, ``.fif``) are read too.
 
     Returns:
         ``[(onset_s, duration_s, description), ...]`` in file order, onsets relative to the recording start.
@@ -66,6 +68,10 @@ def read_hypnogram(path: str | Path) -> list[Annotation]:
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "hypnogram file not found")
+    if path.suffix.lower() not in _MNE_TEXT_FORMATS:
+        from neurotrio.sleep.edfheader import read_edf_header
+
+        read_edf_header(path)  # refuses non-EDF, corrupt or truncated files with a clear message
     try:
         annotations = mne.read_annotations(path)
     except Exception as exc:  # MNE raises many types on foreign or corrupt files

@@ -1,0 +1,231 @@
+"""Training FSL-SNN: TET pre-training on the base classes, then episodic N-way K-shot fine-tuning.
+
+Protocol:
+    1. Pre-training: a linear head over all base (training) classes on the per-time-step pooled
+       features, TET loss, SGD with cosine schedule. After each epoch, ``val_episodes`` episodes drawn
+       from the validation classes (never test classes) score the model; the best epoch is kept.
+    2. Fine-tuning: episodes of ``n_way`` × (``k_shot`` + ``n_query``) training-class images, loss
+       ``w_tet·TET(CFC logits) + w_nce·InfoNCE(query, prototypes)``; validated every ``val_every``
+       episodes on validation-class episodes, best kept.
+    3. Evaluation (``evaluate.py``) on test-class episodes only.
+
+Example:
+    >>> cfg = TrainConfig(data=DataConfig(dataset="synthetic"))
+    >>> result = run_training(cfg, "runs/smoke")      # writes model.safetensors, train.json, config.yaml
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neurotrio.core.checkpoint import save_weights
+from neurotrio.core.errors import ConfigError
+from neurotrio.core.io import atomic_dir
+from neurotrio.core.results import write_results
+from neurotrio.core.seed import pick_device, seed_everything
+from neurotrio.core.train import fit
+from neurotrio.fewshot.evaluate import (
+    DataConfig,
+    EvalConfig,
+    FeatureSet,
+    TensorSet,
+    embed_all,
+    episode_accuracy,
+    episode_batches,
+    load_splits,
+)
+from neurotrio.fewshot.fslsnn import FewShotNet, FSLSNNConfig, build_model
+from neurotrio.fewshot.losses import LossConfig, fewshot_loss, tet_loss
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Supervised TET pre-training over the base classes (``epochs=0`` skips it)."""
+
+    epochs: int = 3
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """Episodic fine-tuning with the few-shot losses (``episodes=0`` skips it)."""
+
+    episodes: int = 200
+    n_way: int = 5
+    k_shot: int = 1
+    n_query: int = 15
+    lr: float = 0.005
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    val_every: int = 50
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything one training run needs; saved as ``config.yaml`` beside the results."""
+
+    model: FSLSNNConfig = field(default_factory=FSLSNNConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    bn_recalibration_batches: int = 20
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = False
+
+
+def resolve_model_config(cfg: TrainConfig, train: TensorSet) -> FSLSNNConfig:
+    """Fill in what the data decides: input channels, T for event data, number of base classes."""
+    bb = cfg.model.backbone
+    if train.images.dim() == 5:  # event frames (N, T, C, H, W) keep their bins
+        bb = replace(bb, time_steps=int(train.images.shape[1]), in_channels=int(train.images.shape[2]))
+    else:
+        bb = replace(bb, in_channels=int(train.images.shape[1]))
+    return replace(cfg.model, backbone=bb, n_base_classes=train.n_classes)
+
+
+@torch.no_grad()
+def recalibrate_bn(model: FewShotNet, images: torch.Tensor, device: torch.device, batches: int,
+                   batch_size: int, seed: int) -> None:
+    """Re-estimate every batch-norm running mean/variance as the plain average over ``batches`` batches.
+
+    The default exponential average (momentum 0.1) starts from mean 0, variance 1; after few updates
+    the variance of a spiking layer (true value often ~0.01) is still overestimated, the eval-mode
+    activations shrink and the deep layers stop firing. Recomputing the statistics on training images
+    (never test images) before each evaluation removes that start-up bias; after long training it
+    changes little.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not bns or batches <= 0:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    was = model.training
+    model.train()
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[: batches * batch_size]
+    for i in range(0, len(idx), batch_size):
+        model.embed(images[idx[i:i + batch_size]].to(device))
+    for m, mom in zip(bns, momenta):
+        m.momentum = mom
+    model.train(was)
+
+
+def validation_score(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConfig,
+                     device: torch.device, seed: int) -> dict[str, float]:
+    """Mean accuracy over ``cfg.eval.val_episodes`` validation-class episodes (fixed seed each time).
+
+    Batch-norm statistics are first recalibrated on training images (``recalibrate_bn``).
+    """
+    recalibrate_bn(model, train.images, device, cfg.bn_recalibration_batches, cfg.pretrain.batch_size, cfg.seed)
+    ft = cfg.finetune
+    n_way = min(ft.n_way, val.n_classes)
+    feats = embed_all(model, val.images, device, cfg.eval.batch_size)
+    gen = torch.Generator().manual_seed(seed)
+    accs = episode_accuracy(model, FeatureSet(feats, val.targets), n_way, ft.k_shot, ft.n_query,
+                            cfg.eval.val_episodes, gen)
+    return {"val_acc": float(accs.mean())}
+
+
+def pretrain(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConfig, device: torch.device,
+             gen: torch.Generator, checkpoint: Path | None = None) -> list[dict[str, float]]:
+    """Stage 1: TET classification over the base classes; the best validation epoch is restored."""
+    pc = cfg.pretrain
+    if pc.epochs <= 0:
+        return []
+    _, labels = train.targets.unique(return_inverse=True)  # base classes → 0..n_base-1
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train.images, labels),
+                                         batch_size=pc.batch_size, shuffle=True, generator=gen, drop_last=True)
+    if len(loader) == 0:
+        raise ConfigError(f"pre-training batch_size {pc.batch_size} exceeds the {len(train.targets)} training images")
+    opt = torch.optim.SGD(model.parameters(), lr=pc.lr, momentum=pc.momentum, weight_decay=pc.weight_decay,
+                          nesterov=True)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=pc.epochs * len(loader))
+
+    def step(net: nn.Module, batch: Any, dev: torch.device) -> torch.Tensor:
+        x, y = batch[0].to(dev), batch[1].to(dev)
+        return tet_loss(net(x), y, cfg.loss.tet_lambda, cfg.loss.tet_phi)
+
+    hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
+               validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
+               checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain")
+    return hist.epochs
+
+
+def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConfig, device: torch.device,
+             gen: torch.Generator, checkpoint: Path | None = None) -> list[dict[str, float]]:
+    """Stage 2: episodic fine-tuning with TET on the episode logits plus InfoNCE; best validation kept."""
+    ft = cfg.finetune
+    if ft.episodes <= 0:
+        return []
+    chunks = max(1, ft.episodes // max(1, ft.val_every))
+    per_chunk = ft.episodes // chunks
+    episodes = episode_batches(train, ft.n_way, ft.k_shot, ft.n_query, per_chunk, gen)
+    params = [p for n, p in model.named_parameters() if not n.startswith("head.")]
+    opt = torch.optim.SGD(params, lr=ft.lr, momentum=ft.momentum, weight_decay=ft.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=chunks * per_chunk)
+
+    def step(net: nn.Module, batch: Any, dev: torch.device) -> torch.Tensor:
+        s, sy, q, qy = (b.to(dev) for b in batch)
+        out = net.episode(s, sy, q, ft.n_way)
+        return fewshot_loss(out.logits, out.query_emb, out.proto_emb, qy, cfg.loss)
+
+    hist = fit(model, episodes, opt, chunks, device, step=step, scheduler=sched, scheduler_per_batch=True,
+               validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
+               checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune")
+    return hist.epochs
+
+
+def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[FewShotNet, dict[str, Any]]:
+    """Build the model for ``cfg`` and run both stages; returns the model and a history record."""
+    gen = seed_everything(cfg.seed)
+    device = pick_device(cfg.device)
+    model_cfg = resolve_model_config(cfg, train)
+    model = build_model(model_cfg).to(device)
+    t0 = time.perf_counter()
+    hist_pre = pretrain(model, train, val, cfg, device, gen)
+    t1 = time.perf_counter()
+    hist_ft = finetune(model, train, val, cfg, device, gen)
+    t2 = time.perf_counter()
+    record = {"model_config": model_cfg, "pretrain_history": hist_pre, "finetune_history": hist_ft,
+              "pretrain_s": t1 - t0, "finetune_s": t2 - t1, "device": str(device),
+              "n_train_images": len(train.targets), "n_train_classes": train.n_classes,
+              "n_val_classes": val.n_classes}
+    return model, record
+
+
+def run_training(cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
+    """Load the data, train, and write ``model.safetensors``, ``train.json`` and ``config.yaml``.
+
+    Args:
+        cfg: the full configuration.
+        out_dir: output folder; written atomically (a failure leaves nothing behind).
+
+    Returns:
+        The metrics record (histories, wall times, validation accuracy).
+    """
+    from neurotrio.core.config import to_dict
+
+    splits = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed)
+    with atomic_dir(out_dir) as tmp:
+        model, record = train_model(cfg, splits["train"], splits["val"])
+        meta = {"model_config": to_dict(record["model_config"]), "data": to_dict(cfg.data)}
+        save_weights(model, tmp / "model.safetensors", metadata=meta)
+        record["model_config"] = to_dict(record["model_config"])
+        write_results(tmp, "train", record, config=cfg, seed=cfg.seed)
+    return record

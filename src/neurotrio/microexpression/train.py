@@ -1,0 +1,364 @@
+"""Leave-one-subject-out training and evaluation of MPFNet (P, C, GFE, AFE) and the STSTNet-like baseline.
+
+Per fold, on the fold's training subjects only: stage 1 GFE (triplet), stage 2 AFE (balanced classifier;
+the cascade AFE of MPFNet-C is a separate stage-2 network fed by the frozen GFE), stage 3 episodic
+fine-tuning of each requested variant, then prototypes from ALL the fold's training samples and
+prediction of the held-out subject. Results are last-episode (or, with validation subjects, picked on
+validation subjects from the training side) — never selected on the test subject.
+
+Example:
+    >>> cfg = LosoConfig(dataset="composite", data="../shared/data/microexpression/megc2019_composite",
+    ...                  variants=("P", "ststnet"), max_folds=2)
+    >>> report = run_loso(cfg, out_dir="runs/smoke")
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neurotrio.core.errors import ConfigError
+from neurotrio.core.metrics import accuracy, confusion_matrix, uar, uf1
+from neurotrio.microexpression.model import CAI3D, CAI3DConfig
+from neurotrio.microexpression.mpfnet import VARIANTS, Fuse, MPFNet, make_afe
+from neurotrio.microexpression.stages import (
+    EpisodeConfig,
+    StageConfig,
+    balanced_with_amplification,
+    train_classifier,
+    train_episodic,
+    train_gfe,
+)
+
+log = logging.getLogger(__name__)
+ALL_VARIANTS = (*VARIANTS, "ststnet")
+
+
+@dataclass(frozen=True)
+class MPFNetConfig:
+    """MPFNet model and training settings (shared by every fold).
+
+    Attributes:
+        backbone: CA-I3D width/depth of both encoders (``in_channels`` must match the data).
+        gamma: weight of the AFE similarity in MPFNet-P.
+        temperature: scale of cosine logits in stage 3.
+        fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
+        margin: triplet margin (L2 distance between normalised embeddings).
+        phi_range: amplification factor range of the stage-2 balancing copies, within [1, 10].
+        gfe: stage 1 (``steps`` = epochs); afe: stage 2 (epochs); meta: stage 3 (episodes).
+        baseline: training of the STSTNet-like baseline (epochs).
+    """
+
+    backbone: CAI3DConfig = CAI3DConfig()
+    gamma: float = 0.7
+    temperature: float = 10.0
+    fuse_channels: int = 3
+    margin: float = 1.0
+    phi_range: tuple[float, float] = (1.0, 3.0)
+    gfe: StageConfig = StageConfig(steps=20, lr=1e-3)
+    afe: StageConfig = StageConfig(steps=20, lr=1e-3)
+    meta: EpisodeConfig = EpisodeConfig()
+    baseline: StageConfig = StageConfig(steps=60, lr=5e-3, weight_decay=0.0)
+
+
+@dataclass(frozen=True)
+class LosoConfig:
+    """One LOSO run.
+
+    Attributes:
+        dataset: composite, casme2, samm or smic.
+        data: the dataset folder; sheet: its coding sheet (CASME II / SAMM; default: found in ``data``).
+        variants: any of P, C, GFE, AFE, ststnet, trained in the same run on the same folds.
+        max_folds: run only the first N folds (0: all) — for smoke runs.
+        folds: run exactly these fold indices (overrides max_folds; to spread folds over processes).
+        n_val_subjects: validation subjects per fold, drawn from the training side; stage 3 then keeps
+            the checkpoint with the best validation UF1 (checked ``val_checks`` times).
+        seed, device: ``auto`` picks CUDA when present.
+        cache_dir: prepared-tensor cache for raw-frame datasets.
+    """
+
+    dataset: str = "composite"
+    data: str = ""
+    sheet: str = ""
+    variants: tuple[str, ...] = ("P", "C", "ststnet")
+    max_folds: int = 0
+    folds: tuple[int, ...] = ()
+    n_val_subjects: int = 0
+    val_checks: int = 5
+    seed: int = 0
+    device: str = "auto"
+    cache_dir: str = ".mer_cache"
+    workers: int = 2
+    model: MPFNetConfig = field(default_factory=MPFNetConfig)
+
+    def __post_init__(self) -> None:
+        bad = [v for v in self.variants if v not in ALL_VARIANTS]
+        if bad or not self.variants:
+            raise ConfigError(f"unknown variant(s) {bad or '(none)'}; choose from {', '.join(ALL_VARIANTS)}")
+
+
+def _metrics(y: np.ndarray, p: np.ndarray, n_classes: int) -> dict[str, float]:
+    cm = confusion_matrix(y, p, n_classes)
+    return {"n": int(cm.sum()), "accuracy": accuracy(cm), "uf1": uf1(cm), "uar": uar(cm)}
+
+
+def _with_amp_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
+    return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0))
+
+
+@torch.no_grad()
+def _predict(net: torch.nn.Module, x: torch.Tensor, device: torch.device, bs: int = 128) -> torch.Tensor:
+    net.eval()
+    return torch.cat([torch.softmax(net(x[i:i + bs].to(device)), 1).cpu() for i in range(0, len(x), bs)])
+
+
+def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetConfig, variants: tuple[str, ...],
+                 gen: torch.Generator, device: torch.device, amplifier=None) -> dict[str, Any]:
+    """Stages 1 and 2 on one training set: the GFE, the AFE and (for C) the cascade AFE + fuse.
+
+    Returns a dict with keys ``gfe``, ``afe``, ``afe_c``, ``fuse`` (those the variants need) and ``losses``.
+    """
+    need_g = any(v in ("P", "C", "GFE") for v in variants)
+    need_a = any(v in ("P", "AFE") for v in variants)
+    out: dict[str, Any] = {"losses": {}}
+    if need_g:
+        gfe = CAI3D(mcfg.backbone)
+        out["losses"]["gfe"] = train_gfe(gfe, x, y, mcfg.gfe, mcfg.margin, gen, device)
+        out["gfe"] = gfe
+    if need_a or "C" in variants:
+        xb, yb = balanced_with_amplification(x, y, mcfg.phi_range, gen, amplifier)
+    if need_a:
+        afe = make_afe(mcfg.backbone, n_classes, cascade=False, fuse_channels=0)
+        out["losses"]["afe"] = train_classifier(afe, xb, yb, mcfg.afe, gen, device)
+        out["afe"] = afe
+    if "C" in variants:
+        gfe = out["gfe"].eval()
+        for p in gfe.parameters():
+            p.requires_grad_(False)
+        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels).to(device)
+        afe_c = make_afe(mcfg.backbone, n_classes, cascade=True, fuse_channels=mcfg.fuse_channels)
+
+        def prefix(xb_: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                maps = gfe.forward_maps(xb_)
+            return fuse.train()(xb_, maps)
+
+        out["losses"]["afe_c"] = train_classifier(afe_c, xb, yb, mcfg.afe, gen, device, prefix=prefix,
+                                                  extra_params=list(fuse.parameters()))
+        for p in gfe.parameters():
+            p.requires_grad_(True)
+        out["afe_c"], out["fuse"] = afe_c, fuse
+    return out
+
+
+def build_variant(variant: str, priors: dict[str, Any], mcfg: MPFNetConfig) -> MPFNet:
+    """A fresh MPFNet of ``variant`` over deep copies of the fold's priors."""
+    afe = priors.get("afe_c") if variant == "C" else priors.get("afe")
+    return MPFNet(variant, copy.deepcopy(priors.get("gfe")), copy.deepcopy(afe),
+                  copy.deepcopy(priors.get("fuse")), gamma=mcfg.gamma, temperature=mcfg.temperature)
+
+
+def finetune(net: MPFNet, x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetConfig, gen: torch.Generator,
+             device: torch.device, val: tuple[torch.Tensor, torch.Tensor] | None = None, checks: int = 5) -> dict:
+    """Stage 3, then prototypes from all of (x, y). With ``val``, keeps the best-validation-UF1 checkpoint."""
+    if val is None or len(val[1]) == 0:
+        losses = train_episodic(net, x, y, mcfg.meta, gen, device)
+        net.set_prototypes(x, y, n_classes)
+        return {"episodes": len(losses), "final_loss": float(np.mean(losses[-10:])) if losses else None}
+    chunk = max(1, mcfg.meta.episodes // max(1, checks))
+    best, best_state, done, history = -1.0, None, 0, []
+    while done < mcfg.meta.episodes:
+        n = min(chunk, mcfg.meta.episodes - done)
+        train_episodic(net, x, y, replace(mcfg.meta, episodes=n), gen, device)
+        done += n
+        net.set_prototypes(x, y, n_classes)
+        score = _metrics(val[1].numpy(), _predict(net, val[0], device).argmax(1).numpy(), n_classes)["uf1"]
+        history.append({"episodes": done, "val_uf1": score})
+        if score > best:
+            best, best_state = score, copy.deepcopy(net.state_dict())
+    net.load_state_dict(best_state)
+    return {"episodes": done, "val_history": history, "picked_val_uf1": best}
+
+
+def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: LosoConfig, device: torch.device,
+             amplifier_for=None) -> dict[str, Any]:
+    """Train every requested variant on ``fold.train`` and predict ``fold.test``: {variant: probs (n_test, K)}."""
+    from neurotrio.core.seed import seed_everything
+    from neurotrio.microexpression.baselines import STSTNet
+
+    gen = seed_everything(cfg.seed * 1000 + fold.index, deterministic=False)
+    tr = torch.as_tensor(fold.train)
+    xtr, ytr, xte = x[tr], y[tr], x[torch.as_tensor(fold.test)]
+    val = (x[torch.as_tensor(fold.val)], y[torch.as_tensor(fold.val)]) if fold.val else None
+    mcfg = _with_amp_channels(cfg, x.shape[1])
+    amplifier = amplifier_for(fold.train) if amplifier_for else None
+    out: dict[str, Any] = {"probs": {}, "info": {}}
+    mpf = [v for v in cfg.variants if v in VARIANTS]
+    if mpf:
+        priors = train_priors(xtr, ytr, n_classes, mcfg, tuple(mpf), gen, device, amplifier)
+        out["info"]["prior_losses"] = {k: v[-1] for k, v in priors["losses"].items()}
+        for v in mpf:
+            net = build_variant(v, priors, mcfg).to(device)
+            out["info"][v] = finetune(net, xtr, ytr, n_classes, mcfg, gen, device, val, cfg.val_checks)
+            out["probs"][v] = _predict(net, xte, device)
+    if "ststnet" in cfg.variants:
+        net = STSTNet(x.shape[1], n_classes)
+        train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device)
+        out["probs"]["ststnet"] = _predict(net, xte, device)
+    return out
+
+
+def summarize(records: list[dict[str, Any]], variants: tuple[str, ...], class_names: tuple[str, ...]) -> dict:
+    """Per-variant metrics: pooled overall, pooled per sub-database, and per fold (mean over folds too).
+
+    ``records`` holds one dict per test sample: fold, subject, database, label, and ``pred_<variant>``.
+    """
+    k = len(class_names)
+    y = np.array([r["label"] for r in records])
+    dbs = np.array([r["database"] for r in records])
+    folds = np.array([r["fold"] for r in records])
+    out = {}
+    for v in variants:
+        p = np.array([r[f"pred_{v}"] for r in records])
+        per_fold = {str(f): _metrics(y[folds == f], p[folds == f], k) for f in sorted(set(folds.tolist()))}
+        out[v] = {
+            "pooled": _metrics(y, p, k),
+            "per_database": {d: _metrics(y[dbs == d], p[dbs == d], k) for d in sorted(set(dbs.tolist()))},
+            "per_fold": per_fold,
+            "fold_mean": {m: float(np.nanmean([f[m] for f in per_fold.values()])) for m in ("accuracy", "uf1", "uar")},
+            "confusion_matrix": confusion_matrix(y, p, k).tolist(),
+        }
+    return out
+
+
+def _load(cfg: LosoConfig):
+    from neurotrio.microexpression.datasets import class_names, load_dataset, load_inputs
+
+    if not cfg.data:
+        raise ConfigError("no dataset folder: pass --data DIR (or set data= in the config)")
+    samples = load_dataset(cfg.dataset, cfg.data, cfg.sheet or None)
+    x = load_inputs(samples, cache_dir=cfg.cache_dir, workers=cfg.workers, progress=False)
+    y = torch.tensor([s.label for s in samples])
+    return samples, x, y, class_names(cfg.dataset)
+
+
+def _amplifier_factory(samples, cfg: LosoConfig):
+    """Raw-frame datasets: amplified copies are re-prepared with the apex magnified by φ (mer-prep's magnify)."""
+    if samples[0].kind != "frames":
+        return None
+    from neurotrio.microexpression.datasets import frame_positions
+    from neurotrio.microexpression.preprocess import PrepareConfig, prepare_many
+
+    def factory(train_idx: list[int]):
+        def amp(_x: torch.Tensor, i: int, phi: float) -> torch.Tensor:
+            s = samples[train_idx[i]]
+            pcfg = replace(PrepareConfig(), phi=round(phi, 1))
+            path = prepare_many([(s.path, *frame_positions(s))], pcfg, cfg.cache_dir, workers=1, progress=False)[0]
+            return torch.from_numpy(np.load(path))
+        return amp
+
+    return factory
+
+
+def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run LOSO for every variant in ``cfg`` and write results into ``out_dir`` (atomically).
+
+    Writes ``results.json`` (metrics per variant: pooled, per sub-database, per fold; config; provenance),
+    ``results.md``, ``predictions.csv`` (one row per test sample and variant) and ``config.yaml``.
+
+    Returns:
+        The metrics dict (also in results.json under ``metrics``).
+    """
+    from tqdm.auto import tqdm
+
+    from neurotrio.core.io import atomic_dir, atomic_write_text
+    from neurotrio.core.results import write_results
+    from neurotrio.core.seed import pick_device
+    from neurotrio.microexpression.loso import loso_splits
+
+    device = pick_device(cfg.device)
+    samples, x, y, names = _load(cfg)
+    subjects = [s.subject for s in samples]
+    n_subj = len(set(subjects))
+    keep = list(cfg.folds) or (list(range(min(cfg.max_folds, n_subj))) if cfg.max_folds else None)
+    folds = loso_splits(subjects, cfg.n_val_subjects, cfg.seed, keep)
+    factory = _amplifier_factory(samples, cfg)
+    records, infos, t0 = [], {}, time.perf_counter()
+    with atomic_dir(out_dir) as tmp:
+        for fold in tqdm(folds, desc="LOSO folds", disable=not progress):
+            res = run_fold(x, y, fold, len(names), cfg, device, factory)
+            infos[fold.test_subject] = res["info"]
+            for j, i in enumerate(fold.test):
+                rec = {"fold": fold.index, "subject": fold.test_subject, "database": samples[i].database,
+                       "sample": samples[i].name, "label": int(y[i])}
+                rec.update({f"pred_{v}": int(p[j].argmax()) for v, p in res["probs"].items()})
+                records.append(rec)
+        wall = time.perf_counter() - t0
+        metrics = summarize(records, cfg.variants, names)
+        metrics["_run"] = {"wall_s": wall, "folds": len(folds), "subjects": n_subj, "samples_tested": len(records),
+                           "device": str(device), "classes": list(names), "fold_info": infos}
+        write_results(tmp, "results", metrics, cfg, seed=cfg.seed, markdown=results_markdown(metrics, cfg))
+        cols = list(records[0])
+        atomic_write_text(tmp / "predictions.csv", "\n".join(
+            [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in records]) + "\n")
+    return metrics
+
+
+def results_markdown(metrics: dict[str, Any], cfg: LosoConfig) -> str:
+    """A Markdown table: per variant, pooled and per-database UF1 / UAR / accuracy."""
+    from neurotrio.core.results import markdown_table
+
+    dbs = sorted({d for v in cfg.variants for d in metrics[v]["per_database"]})
+    headers = ["variant", "UF1", "UAR", "acc"] + [f"{d} UF1/UAR" for d in dbs]
+    rows = []
+    for v in cfg.variants:
+        m = metrics[v]
+        rows.append([v, m["pooled"]["uf1"], m["pooled"]["uar"], m["pooled"]["accuracy"]]
+                    + [f"{m['per_database'][d]['uf1']:.3f}/{m['per_database'][d]['uar']:.3f}"
+                       if d in m["per_database"] else "-" for d in dbs])
+    run = metrics["_run"]
+    return (f"# LOSO on {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
+            f"{run['wall_s']:.0f} s on {run['device']}\n\nPooled over folds (predictions concatenated).\n\n"
+            + markdown_table(headers, rows))
+
+
+def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
+    """Train the first variant of ``cfg`` on ALL subjects and save a model folder for ``predict``.
+
+    The folder holds ``model.safetensors`` (weights and, for MPFNet, the prototypes of all samples),
+    ``model.json`` (variant, classes, input shape, model config) and ``config.yaml``.
+    """
+    from neurotrio.core.checkpoint import save_weights
+    from neurotrio.core.config import save_config, to_dict
+    from neurotrio.core.io import atomic_dir, write_json
+    from neurotrio.core.seed import pick_device, provenance, seed_everything
+    from neurotrio.microexpression.baselines import STSTNet
+
+    device = pick_device(cfg.device)
+    samples, x, y, names = _load(cfg)
+    gen = seed_everything(cfg.seed, deterministic=False)
+    variant = cfg.variants[0]
+    mcfg = _with_amp_channels(cfg, x.shape[1])
+    factory = _amplifier_factory(samples, cfg)
+    if variant == "ststnet":
+        net = STSTNet(x.shape[1], len(names))
+        train_classifier(net, x, y, cfg.model.baseline, gen, device)
+    else:
+        priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device,
+                              factory(list(range(len(samples)))) if factory else None)
+        net = build_variant(variant, priors, mcfg).to(device)
+        finetune(net, x, y, len(names), mcfg, gen, device)
+    meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
+            "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
+    with atomic_dir(out_dir) as tmp:
+        save_weights(net.cpu(), tmp / "model.safetensors", {"variant": variant, "classes": list(names)})
+        write_json(tmp / "model.json", meta)
+        save_config(cfg, tmp / "config.yaml")
+    return Path(out_dir)

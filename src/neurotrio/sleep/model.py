@@ -1,0 +1,353 @@
+"""ULW-SleepNet: an ultra-lightweight, channel-shared sleep stager (arXiv 2602.23852, ICASSP 2026).
+
+The network follows the reference Keras code (wzw999/ULW-SLEEPNET) layer by layer:
+
+* ONE feature extractor is shared by every input channel: the channels are folded into the batch, so a
+  ``(B, C, 3000)`` input is processed as ``B * C`` single-channel signals.
+* The extractor is three Dual-Stream Separable Convolution (DSSC) blocks with 8, 16, 32 filters. Main
+  stream: two units of [separable conv k=3 'same' -> batch norm -> ReLU -> max-pool 2 'same']; shortcut:
+  two separable convs k=1 stride 2 (no norm, no activation); the streams are added, then dropout 0.1.
+  A Keras ``SeparableConv1D`` is a depthwise conv without bias followed by a pointwise conv with bias.
+  Lengths 3000 -> 750 -> 188 -> 47 ('same' pooling rounds up), then global average pooling.
+* Head: concatenation of C x 32 features -> dropout 0.3 -> Linear(64), no activation -> Linear(5).
+
+Trainable parameters: 7,193 / 9,241 / 11,289 / 13,337 / 25,625 for C = 1 / 2 / 3 / 4 / 10.
+
+For inference, :meth:`ULWSleepNet.fused` returns :class:`FusedULWSleepNet`, the same function with batch
+norm folded into dense convolutions, the two linear shortcut convs merged into one, and the two head
+layers merged into one matrix: identical outputs (to float rounding) at a fraction of the time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from neurotrio.core.errors import CheckpointError, ConfigError
+
+STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
+
+
+@dataclass(frozen=True)
+class ULWSleepNetConfig:
+    """Hyper-parameters of ULW-SleepNet, in physical units where they have one.
+
+    Attributes:
+        n_chans: number of input channels C (any C >= 1; all share one extractor).
+        sfreq_hz: sampling rate of every channel, Hz.
+        epoch_s: epoch length, s (``n_times = sfreq_hz * epoch_s`` samples).
+        n_classes: number of sleep stages predicted.
+        filters: filters of the DSSC blocks.
+        hidden: width of the head's linear layer (no activation after it).
+        block_dropout: dropout after each DSSC block.
+        head_dropout: dropout before the head.
+    """
+
+    n_chans: int = 4
+    sfreq_hz: float = 100.0
+    epoch_s: float = 30.0
+    n_classes: int = 5
+    filters: tuple[int, ...] = (8, 16, 32)
+    hidden: int = 64
+    block_dropout: float = 0.1
+    head_dropout: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.n_chans < 1:
+            raise ConfigError(f"n_chans must be >= 1, got {self.n_chans}")
+        if self.n_classes < 2:
+            raise ConfigError(f"n_classes must be >= 2, got {self.n_classes}")
+        if not self.filters or min(self.filters) < 1:
+            raise ConfigError(f"filters must be positive, got {self.filters}")
+        n = self.sfreq_hz * self.epoch_s
+        if n < 2 ** (2 * len(self.filters)) or abs(n - round(n)) > 1e-6:
+            raise ConfigError(f"sfreq_hz * epoch_s = {n} must be a whole number of samples >= "
+                              f"{2 ** (2 * len(self.filters))}")
+
+    @property
+    def n_times(self) -> int:
+        """Samples per epoch per channel."""
+        return int(round(self.sfreq_hz * self.epoch_s))
+
+
+class SeparableConv1d(nn.Module):
+    """Keras ``SeparableConv1D``: depthwise conv (no bias, depth multiplier 1) then pointwise conv with bias.
+
+    'same' padding for odd kernels at stride 1; kernel 1 needs none at any stride.
+    """
+
+    def __init__(self, in_chans: int, out_chans: int, kernel_size: int, stride: int = 1):
+        super().__init__()
+        self.depthwise = nn.Conv1d(in_chans, in_chans, kernel_size, stride=stride, padding=kernel_size // 2,
+                                   groups=in_chans, bias=False)
+        self.pointwise = nn.Conv1d(in_chans, out_chans, 1, bias=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class DSSCBlock(nn.Module):
+    """Dual-Stream Separable Convolution block: (N, c_in, L) -> (N, filters, ceil(L / 4))."""
+
+    def __init__(self, in_chans: int, filters: int, dropout: float):
+        super().__init__()
+        self.conv1 = SeparableConv1d(in_chans, filters, 3)
+        self.bn1 = nn.BatchNorm1d(filters, eps=1e-3, momentum=0.01)
+        self.conv2 = SeparableConv1d(filters, filters, 3)
+        self.bn2 = nn.BatchNorm1d(filters, eps=1e-3, momentum=0.01)
+        self.short1 = SeparableConv1d(in_chans, filters, 1, stride=2)
+        self.short2 = SeparableConv1d(filters, filters, 1, stride=2)
+        self.pool = nn.MaxPool1d(2, 2, ceil_mode=True)  # Keras 'same' pooling: the length rounds up
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        main = self.pool(F.relu(self.bn1(self.conv1(x))))
+        main = self.pool(F.relu(self.bn2(self.conv2(main))))
+        return self.dropout(main + self.short2(self.short1(x)))
+
+
+class ULWSleepNet(nn.Module):
+    """ULW-SleepNet on 30-s epochs: (B, n_chans, n_times) signals -> (B, n_classes) logits.
+
+    The module also holds two non-trainable buffers, ``in_center`` and ``in_scale`` (one value per
+    channel), applied as ``(x - in_center) / in_scale`` before the extractor. They default to 0 and 1
+    (the reference feeds raw microvolts); training with fixed input scaling stores the training data's
+    statistics there, so a saved model file carries its own input scaling.
+
+    Example:
+        >>> net = ULWSleepNet(ULWSleepNetConfig(n_chans=4))
+        >>> net(torch.zeros(2, 4, 3000)).shape
+        torch.Size([2, 5])
+    """
+
+    def __init__(self, config: ULWSleepNetConfig | None = None):
+        super().__init__()
+        self.config = config = config or ULWSleepNetConfig()
+        widths = (1, *config.filters)
+        self.blocks = nn.ModuleList(DSSCBlock(widths[i], widths[i + 1], config.block_dropout)
+                                    for i in range(len(config.filters)))
+        self.head_dropout = nn.Dropout(config.head_dropout)
+        self.dense = nn.Linear(config.n_chans * config.filters[-1], config.hidden)
+        self.classifier = nn.Linear(config.hidden, config.n_classes)
+        self.register_buffer("in_center", torch.zeros(config.n_chans))
+        self.register_buffer("in_scale", torch.ones(config.n_chans))
+
+    def check_input(self, x: Tensor) -> None:
+        """Raise ``ConfigError`` naming the expected shape when ``x`` is not (B, n_chans, n_times)."""
+        c = self.config
+        if x.ndim != 3 or x.shape[1] != c.n_chans or x.shape[2] != c.n_times:
+            raise ConfigError(f"ULW-SleepNet expects input (batch, {c.n_chans}, {c.n_times}), "
+                              f"got {tuple(x.shape)}")
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        """(B, C, n_times) -> (B, C * filters[-1]) pooled features, channel-major."""
+        self.check_input(x)
+        b, c, n = x.shape
+        x = (x - self.in_center[:, None]) / self.in_scale[:, None]
+        h = x.reshape(b * c, 1, n)
+        for block in self.blocks:
+            h = block(h)
+        return h.mean(-1).reshape(b, -1)
+
+    def forward_head(self, feats: Tensor) -> Tensor:
+        """(B, C * filters[-1]) features -> (B, n_classes) logits."""
+        return self.classifier(self.dense(self.head_dropout(feats)))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def fused(self) -> FusedULWSleepNet:
+        """An inference-only copy with batch norm, shortcut and head folded (see :class:`FusedULWSleepNet`)."""
+        return FusedULWSleepNet(self)
+
+
+def _fold_separable(sep: SeparableConv1d) -> tuple[Tensor, Tensor]:
+    """Weights of the dense conv equal to depthwise then pointwise: W[o, i, k] = P[o, i] * D[i, k]."""
+    dw = sep.depthwise.weight[:, 0, :]  # (c_in, k)
+    pw = sep.pointwise.weight[:, :, 0]  # (c_out, c_in)
+    return pw[:, :, None] * dw[None, :, :], sep.pointwise.bias.clone()
+
+
+def _fold_bn(weight: Tensor, bias: Tensor, bn: nn.BatchNorm1d) -> tuple[Tensor, Tensor]:
+    scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+    return weight * scale[:, None, None], (bias - bn.running_mean) * scale + bn.bias
+
+
+class FusedULWSleepNet(nn.Module):
+    """Inference-only ULW-SleepNet with the same outputs as the model it was built from (eval mode).
+
+    Per block: each separable conv + batch norm becomes one dense conv (k=3) with bias; the two
+    kernel-1 stride-2 shortcut convs become one kernel-1 stride-4 conv (a product of two linear maps).
+    The head's two linear layers (no activation between them) become one matrix.
+    It is a snapshot: later changes to the source model's weights do not reach it.
+    """
+
+    def __init__(self, model: ULWSleepNet):
+        super().__init__()
+        self.config = model.config
+        with torch.no_grad():
+            self.in_center = nn.Buffer(model.in_center.detach().clone())
+            self.in_scale = nn.Buffer(model.in_scale.detach().clone())
+            convs = []
+            for block in model.blocks:
+                w1, b1 = _fold_bn(*_fold_separable(block.conv1), block.bn1)
+                w2, b2 = _fold_bn(*_fold_separable(block.conv2), block.bn2)
+                s1, c1 = _fold_separable(block.short1)
+                s2, c2 = _fold_separable(block.short2)
+                ws = s2[:, :, 0] @ s1[:, :, 0]
+                bs = s2[:, :, 0] @ c1 + c2
+                convs.append([w1, b1, w2, b2, ws[:, :, None], bs])
+            self.weights = nn.ParameterList(nn.Parameter(t.contiguous(), requires_grad=False)
+                                            for group in convs for t in group)
+            head_w = model.classifier.weight @ model.dense.weight
+            head_b = model.classifier.weight @ model.dense.bias + model.classifier.bias
+            self.head_w = nn.Parameter(head_w.contiguous(), requires_grad=False)
+            self.head_b = nn.Parameter(head_b.contiguous(), requires_grad=False)
+        self.eval()
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, n_times) -> (B, n_classes) logits."""
+        c = self.config
+        if x.ndim != 3 or x.shape[1] != c.n_chans or x.shape[2] != c.n_times:
+            raise ConfigError(f"ULW-SleepNet expects input (batch, {c.n_chans}, {c.n_times}), "
+                              f"got {tuple(x.shape)}")
+        b, ch, n = x.shape
+        h = ((x - self.in_center[:, None]) / self.in_scale[:, None]).reshape(b * ch, 1, n)
+        w = list(self.weights)
+        for i in range(0, len(w), 6):
+            w1, b1, w2, b2, ws, bs = w[i:i + 6]
+            main = F.max_pool1d(F.relu(F.conv1d(h, w1, b1, padding=1)), 2, 2, ceil_mode=True)
+            main = F.max_pool1d(F.relu(F.conv1d(main, w2, b2, padding=1)), 2, 2, ceil_mode=True)
+            h = main + F.conv1d(h, ws, bs, stride=4)
+        feats = h.mean(-1).reshape(b, -1)
+        return F.linear(feats, self.head_w, self.head_b)
+
+
+def build_model(config: ULWSleepNetConfig | None = None, **overrides) -> ULWSleepNet:
+    """Build ULW-SleepNet from a config, with field overrides (``build_model(n_chans=2)``)."""
+    import dataclasses
+
+    config = config or ULWSleepNetConfig()
+    try:
+        config = dataclasses.replace(config, **overrides)
+    except TypeError as exc:
+        names = ", ".join(f.name for f in dataclasses.fields(ULWSleepNetConfig))
+        raise ConfigError(f"unknown ULW-SleepNet setting ({exc}). Known: {names}") from None
+    return ULWSleepNet(config)
+
+
+# --------------------------------------------------------------------------- model files and input scaling
+
+NORMALIZATIONS: tuple[str, ...] = ("fixed", "recording", "none")
+ARCHITECTURE = "ulw_sleepnet"
+ASSETS = Path(__file__).resolve().parent / "assets"
+DEFAULT_WEIGHTS = ASSETS / "ulw_sleepnet_sc4001.safetensors"
+
+
+def robust_stats(x: np.ndarray, max_values: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel median and robust standard deviation (IQR / 1.349) of signals.
+
+    Args:
+        x: (n_channels, n_samples) or (n_epochs, n_channels, n_times) array, microvolts.
+        max_values: at most this many evenly spaced samples per channel are used (speed).
+
+    Returns:
+        (center, scale), each float32 (n_channels,); a zero scale (flat signal) becomes 1.
+    """
+    flat = np.moveaxis(np.asarray(x), -2, 0).reshape(x.shape[-2], -1) if x.ndim == 3 else np.asarray(x)
+    step = max(1, flat.shape[1] // max_values)
+    q25, q50, q75 = np.percentile(flat[:, ::step], [25, 50, 75], axis=1)
+    scale = (q75 - q25) / 1.349
+    return q50.astype(np.float32), np.where(scale > 0, scale, 1.0).astype(np.float32)
+
+
+@dataclass
+class SleepModel:
+    """A ULW-SleepNet with what is needed to use it on a recording.
+
+    Attributes:
+        net: the network (eval mode).
+        channels: channel names, in the order of the network's input rows.
+        normalization: "fixed" (scaling stored in the network's buffers), "recording" (per-recording,
+            per-channel median / robust std computed at scoring time) or "none" (raw microvolts).
+        metadata: everything stored in the file (training data, config, provenance).
+        path: the file it came from, if any.
+    """
+
+    net: ULWSleepNet
+    channels: tuple[str, ...]
+    normalization: str = "fixed"
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def config(self) -> ULWSleepNetConfig:
+        return self.net.config
+
+
+def save_model(model: SleepModel, path: str | Path, **extra: Any) -> Path:
+    """Write weights + config + channels + normalization (and ``extra`` metadata) to one safetensors file."""
+    from neurotrio.core.checkpoint import save_weights
+    from neurotrio.core.config import to_dict
+
+    meta = {**model.metadata, **extra, "architecture": ARCHITECTURE, "config": to_dict(model.config),
+            "channels": list(model.channels), "normalization": model.normalization}
+    return save_weights(model.net, path, metadata=meta)
+
+
+def load_model(path: str | Path | None = None) -> SleepModel:
+    """Load a ULW-SleepNet model file (safetensors only; no pickle is ever read).
+
+    Args:
+        path: a file written by :func:`save_model` / ``neurotrio sleep train``; None loads the embedded
+            default (trained on part of one Sleep-EDF night: see the package README).
+
+    Raises:
+        CheckpointError: missing file, not safetensors (e.g. a pickle), or another architecture.
+    """
+    from neurotrio.core.checkpoint import load_state_into, read_weights
+    from neurotrio.core.config import from_dict
+
+    path = Path(path) if path is not None else DEFAULT_WEIGHTS
+    state, meta = read_weights(path)
+    if meta.get("architecture") != ARCHITECTURE or "config" not in meta:
+        raise CheckpointError(path, f"not a ULW-SleepNet model file (architecture "
+                                    f"{meta.get('architecture', 'unknown')!r}); train one with `neurotrio sleep train`")
+    try:
+        config = from_dict(ULWSleepNetConfig, meta["config"])
+        channels = tuple(str(c) for c in meta["channels"])
+        normalization = str(meta.get("normalization", "fixed"))
+    except (ConfigError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"unreadable ULW-SleepNet metadata ({exc})") from None
+    if len(channels) != config.n_chans or normalization not in NORMALIZATIONS:
+        raise CheckpointError(path, f"inconsistent metadata: {len(channels)} channels for n_chans={config.n_chans}, "
+                                    f"normalization {normalization!r}")
+    net = ULWSleepNet(config)
+    load_state_into(net, state, path)
+    return SleepModel(net.eval(), channels, normalization, meta, path)
+
+
+def model_summary(path: str | Path | None = None) -> str:
+    """A few lines describing a model file: architecture, parameters, FLOPs, channels, training data."""
+    from neurotrio.core.flops import count_flops, count_params
+
+    m = load_model(path)
+    cfg = m.config
+    flops = count_flops(m.net, torch.zeros(1, cfg.n_chans, cfg.n_times))
+    return "\n".join([
+        f"model: {m.path}",
+        f"architecture: ULW-SleepNet, filters {list(cfg.filters)}, head {cfg.n_chans}x{cfg.filters[-1]} -> "
+        f"{cfg.hidden} -> {cfg.n_classes}",
+        f"input: {cfg.n_chans} channels ({', '.join(m.channels)}) x {cfg.n_times} samples "
+        f"({cfg.epoch_s:g} s at {cfg.sfreq_hz:g} Hz), normalization {m.normalization}",
+        f"trainable parameters: {count_params(m.net):,}",
+        f"FLOPs per epoch: {flops.total / 1e6:.3f}M ({flops.matmul_conv / 1e6:.3f}M conv/matmul + "
+        f"{flops.bias / 1e6:.3f}M bias + {flops.norm / 1e6:.3f}M batch norm)",
+        f"trained on: {m.metadata.get('trained_on', 'not recorded')}",
+    ])

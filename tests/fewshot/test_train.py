@@ -1,0 +1,98 @@
+"""Training protocol: class splits, episodes, a CPU smoke run end to end, and bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+import torch
+
+from neurotrio.core.errors import ConfigError, InputError
+from neurotrio.fewshot.evaluate import (
+    DataConfig,
+    EvalConfig,
+    TensorSet,
+    load_model,
+    load_splits,
+    parse_setting,
+    run_evaluation,
+    split_classes,
+    split_episode,
+)
+from neurotrio.fewshot.fslsnn import FSLSNNConfig
+from neurotrio.fewshot.model import BackboneConfig
+from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig, run_training
+
+
+def smoke_config(method: str = "fslsnn", **data) -> TrainConfig:
+    return TrainConfig(
+        model=FSLSNNConfig(backbone=BackboneConfig(width=0.125, time_steps=2), method=method),
+        data=DataConfig(dataset="synthetic", synthetic_classes=30, **data),
+        pretrain=PretrainConfig(epochs=2, batch_size=32, lr=0.05),
+        finetune=FinetuneConfig(episodes=6, n_way=5, k_shot=1, n_query=5, val_every=3),
+        eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=40, n_query=5, val_episodes=20),
+    )
+
+
+def test_splits_keep_classes_apart():
+    s = load_splits(DataConfig(dataset="synthetic", synthetic_classes=30))
+    sets = [set(s[k].targets.tolist()) for k in ("train", "val", "test")]
+    assert [len(x) for x in sets] == [18, 6, 6]
+    assert not (sets[0] & sets[1]) and not (sets[0] & sets[2]) and not (sets[1] & sets[2])
+    ts = TensorSet(torch.zeros(40, 1, 2, 2), torch.arange(20).repeat_interleave(2))
+    tr, va = split_classes(ts, 0.25, seed=3)
+    assert va.n_classes == 5 and tr.n_classes == 15
+    assert not set(tr.targets.tolist()) & set(va.targets.tolist())
+
+
+def test_split_episode_support_and_query_disjoint():
+    targets = torch.tensor([7, 7, 7, 2, 2, 2])
+    s, sy, q, qy = split_episode([0, 1, 2, 3, 4, 5], targets, k_shot=1)
+    assert s.tolist() == [0, 3] and sy.tolist() == [0, 1]
+    assert q.tolist() == [1, 2, 4, 5] and qy.tolist() == [0, 0, 1, 1]
+    assert parse_setting("20w5s") == (20, 5)
+    with pytest.raises(ConfigError, match="5w1s"):
+        parse_setting("5-way")
+
+
+def test_cpu_smoke_train_and_evaluate(tmp_path):
+    torch.set_num_threads(1)
+    cfg = smoke_config()
+    t0 = time.perf_counter()
+    record = run_training(cfg, tmp_path / "run")
+    report = run_evaluation(tmp_path / "run" / "model.safetensors", cfg, tmp_path / "eval")
+    assert time.perf_counter() - t0 < 60
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"model.safetensors", "train.json", "config.yaml"}
+    saved = json.loads((tmp_path / "eval" / "eval.json").read_text())
+    assert saved["config"]["data"]["dataset"] == "synthetic" and saved["provenance"]["seed"] == 0
+    assert len(record["pretrain_history"]) == 2 and len(record["finetune_history"]) == 2
+    for s in ("5w1s", "5w5s"):
+        assert 0 <= report[s]["mean"] <= 100 and report[s]["ci95"] > 0 and report[s]["episodes"] == 40
+    model = load_model(tmp_path / "run" / "model.safetensors")
+    assert model.cfg.n_base_classes == 18 and model.cfg.backbone.width == 0.125
+
+
+def test_protonet_learns_synthetic_glyphs(tmp_path):
+    torch.set_num_threads(1)
+    cfg = smoke_config("protonet")
+    run_training(cfg, tmp_path / "run")
+    report = run_evaluation(tmp_path / "run" / "model.safetensors", cfg, tmp_path / "eval")
+    assert report["5w5s"]["mean"] > 40  # chance is 20 %
+
+
+def test_more_ways_than_test_classes_is_an_input_error(tmp_path):
+    cfg = smoke_config()
+    run_training(TrainConfig(**{**cfg.__dict__, "pretrain": PretrainConfig(epochs=0),
+                                "finetune": FinetuneConfig(episodes=0)}), tmp_path / "run")
+    bad = TrainConfig(**{**cfg.__dict__, "eval": EvalConfig(settings=("20w1s",), episodes=5)})
+    with pytest.raises(InputError, match="20-way 1-shot"):
+        run_evaluation(tmp_path / "run" / "model.safetensors", bad, tmp_path / "eval")
+    assert not (tmp_path / "eval").exists()
+
+
+def test_unknown_dataset_and_missing_root():
+    with pytest.raises(ConfigError, match="data.root"):
+        load_splits(DataConfig(dataset="omniglot", root=""))
+    with pytest.raises(InputError):
+        load_splits(DataConfig(dataset="omniglot", root="/nonexistent/omniglot"))
