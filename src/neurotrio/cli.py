@@ -21,7 +21,11 @@ SYSTEMS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="neurotrio", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="neurotrio",
+        description="Sleep staging (ULW-SleepNet), micro-expression recognition (MPFNet) and spiking "
+                    "few-shot learning (FSL-SNN). Run `neurotrio SYSTEM --help` for its commands.",
+    )
     parser.add_argument("--version", action="version", version=f"neurotrio {__version__}")
     systems = parser.add_subparsers(dest="system", metavar="SYSTEM", required=True)
     for name, (module, help_text) in SYSTEMS.items():

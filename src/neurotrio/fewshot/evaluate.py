@@ -43,6 +43,11 @@ class DataConfig:
         val_fraction: for datasets without a validation split (Omniglot, N-Omniglot, Omniglot-DVS),
             the fraction of background classes held out (seeded) for model selection.
         max_per_class: cap on images per class (0 = all) for CPU-scale runs.
+        max_classes: keep at most this many classes per loaded split, evenly spaced (0 = all).
+        test_fraction: if > 0, test classes are held out of the background split (seeded) instead of
+            read from the evaluation split (Omniglot-DVS with ``only_strokes``: only background
+            characters have stroke files).
+        only_strokes: Omniglot-DVS: keep only drawings with stroke files (pen trajectories).
         split_dir: FEAT split CSV folder for CUB (official layout) / miniImageNet.
         synthetic_classes: classes of the synthetic dataset (split 60/20/20 %).
         cache_dir: if set, decoded splits are kept there as tensors (``torch.load(weights_only=True)``)
@@ -55,6 +60,9 @@ class DataConfig:
     time_bins: int = 4
     val_fraction: float = 0.1
     max_per_class: int = 0
+    max_classes: int = 0
+    test_fraction: float = 0.0
+    only_strokes: bool = False
     split_dir: str = ""
     synthetic_classes: int = 30
     cache_dir: str = ""
@@ -101,11 +109,17 @@ def parse_setting(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def materialize(ds: Any, max_per_class: int = 0, source: str = "") -> TensorSet:
-    """Read a ``(x, label)`` dataset into memory (optionally at most ``max_per_class`` items per class)."""
+def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: int = 0) -> TensorSet:
+    """Read a ``(x, label)`` dataset into memory (optionally capped per class and in classes)."""
     targets = [int(t) for t in getattr(ds, "targets", [ds[i][1] for i in range(len(ds))])]
+    classes = sorted(set(targets))
+    if 0 < max_classes < len(classes):
+        classes = [classes[int(i)] for i in torch.linspace(0, len(classes) - 1, max_classes).round().long()]
+    allowed = set(classes)
     keep, seen = [], {}
     for i, t in enumerate(targets):
+        if t not in allowed:
+            continue
         seen[t] = seen.get(t, 0) + 1
         if max_per_class <= 0 or seen[t] <= max_per_class:
             keep.append(i)
@@ -149,16 +163,16 @@ def synthetic_glyphs(n_classes: int, per_class: int, size: int, seed: int) -> Te
 def _cached(cfg: DataConfig, split: str, make: Any) -> TensorSet:
     """``materialize(make())``, stored under ``cfg.cache_dir`` keyed by everything that shapes the tensors."""
     if not cfg.cache_dir:
-        return materialize(make(), cfg.max_per_class, cfg.root)
+        return materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes)
     import hashlib
 
     key = repr((cfg.dataset, str(Path(cfg.root).resolve()), cfg.image_size, cfg.time_bins, cfg.max_per_class,
-                cfg.split_dir, split))
+                cfg.max_classes, cfg.only_strokes, cfg.split_dir, split))
     path = Path(cfg.cache_dir) / f"{cfg.dataset}-{split}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
     if path.is_file():
         d = torch.load(path, map_location="cpu", weights_only=True)
         return TensorSet(d["images"], d["targets"], list(d["class_names"]), cfg.root)
-    ts = materialize(make(), cfg.max_per_class, cfg.root)
+    ts = materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes)
     from neurotrio.core.io import atomic_path
 
     with atomic_path(path) as tmp:
@@ -197,8 +211,14 @@ def load_splits(cfg: DataConfig, need: tuple[str, ...] = ("train", "val", "test"
                 return NOmniglot(root, split=split, frames=cfg.time_bins, size=cfg.image_size)
             from neurotrio.fewshot.simulate import OmniglotDVS
 
-            return OmniglotDVS(root, split=split, frames=cfg.time_bins, size=cfg.image_size)
+            return OmniglotDVS(root, split=split, frames=cfg.time_bins, size=cfg.image_size,
+                               only_strokes=cfg.only_strokes)
 
+        if cfg.test_fraction > 0:
+            base, test = split_classes(_cached(cfg, "background", lambda: make("background")), cfg.test_fraction,
+                                       seed + 7)
+            out.update(_by_class_split(base, cfg.val_fraction / (1 - cfg.test_fraction), seed))
+            return {k: v for k, v in {**out, "test": test}.items() if k in need}
         if "train" in need or "val" in need:
             out.update(_by_class_split(_cached(cfg, "background", lambda: make("background")), cfg.val_fraction, seed))
         if "test" in need:

@@ -1,0 +1,90 @@
+"""Energy of FSL-SNN vs its ANN twin (same architecture, ReLU, T=1) at their measured Omniglot accuracies;
+writes the ``fewshot-energy`` section of BENCHMARKS.md.
+
+    OMP_NUM_THREADS=1 python -m benchmarks.fewshot_energy        # reuses the fewshot_omniglot SNN if present
+    python -m benchmarks.fewshot_energy --full                    # paper scale, for a GPU
+
+Energy per image of backbone + SFE: 4.6 pJ per MAC, 0.9 pJ per accumulate (Horowitz 2014), firing rates
+measured on real test images (see docs/fewshot.md, "Energy"). Data: development data (Omniglot).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from benchmarks.fewshot_common import apply_overrides, base_args, fmt, run, write_section
+from benchmarks.fewshot_omniglot import config as omniglot_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = base_args(__doc__.splitlines()[0], "/tmp/neurotrio_bench/fewshot_energy")
+    ap.add_argument("--snn-run", default="/tmp/neurotrio_bench/fewshot_omniglot",
+                    help="folder with the SNN's model.safetensors from benchmarks.fewshot_omniglot (else trained here)")
+    ap.add_argument("--images", type=int, default=256, help="test images for the firing rates")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from neurotrio.core.seed import pick_device
+    from neurotrio.fewshot.energy import compare_energy
+    from neurotrio.fewshot.evaluate import evaluate_model, load_model, load_splits
+    from neurotrio.fewshot.model import twin_config
+
+    cfg = apply_overrides(omniglot_config(args.full, args.cache_dir), args.overrides)
+    cfg = replace(cfg, eval=replace(cfg.eval, settings=("5w1s", "5w5s")))
+    device = pick_device(cfg.device)
+    t0 = time.perf_counter()
+    snn_file = Path(args.snn_run) / "model.safetensors"
+    if snn_file.is_file():
+        snn = load_model(snn_file).to(device)
+        test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
+        snn_acc = evaluate_model(snn, test, cfg.eval, device)
+        snn_note = f"the SNN of `benchmarks.fewshot_omniglot` ({snn_file})"
+    else:
+        res = run(cfg, Path(args.out) / "snn")
+        snn, test, snn_acc = res["model"], res["splits"]["test"], res["test"]
+        snn_note = "an SNN trained here with the fewshot_omniglot settings"
+    ann_cfg = replace(cfg, model=replace(cfg.model, backbone=twin_config(cfg.model.backbone, 1)))
+    ann_res = run(ann_cfg, Path(args.out) / "ann")
+    ann, ann_acc = ann_res["model"], ann_res["test"]
+    g = torch.Generator().manual_seed(cfg.seed)
+    images = test.images[torch.randperm(len(test.images), generator=g)[: args.images]].to(device)
+    s_rep, a_rep, ratio = compare_energy(snn.cpu(), ann.cpu(), images.cpu())
+    wall = time.perf_counter() - t0
+    drop = {s: ann_acc[s]["mean"] - snn_acc[s]["mean"] for s in cfg.eval.settings}
+    cmd = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.fewshot_energy" + (" --full" if args.full else "")
+    scale = "full scale" if args.full else "CPU scale"
+    rows = "\n".join(f"| {s} | {fmt(snn_acc[s])} | {fmt(ann_acc[s])} | {drop[s]:+.2f} |" for s in cfg.eval.settings)
+    text = f"""## fewshot-energy: FSL-SNN vs its ANN twin on Omniglot ({scale})
+
+Command: `{cmd}`<br>
+SNN: {snn_note}; T={snn.cfg.backbone.time_steps}. ANN twin: same architecture and schedule, ReLU, T=1, trained
+here ({ann_res['train']['pretrain_s'] + ann_res['train']['finetune_s']:.0f} s). Accuracy: {cfg.eval.episodes} test episodes of
+the evaluation alphabets per setting, % with 95 % CI. Energy: backbone + SFE per image, firing rates
+measured on {args.images} test images; 4.6 pJ/MAC, 0.9 pJ/AC (Horowitz 2014); CFC and BN not counted.
+Machine: {ann_res['train']['machine']}; wall time {wall / 60:.1f} min. Data: development data.
+
+| setting | SNN accuracy | ANN twin accuracy | ANN − SNN (pp) |
+|---|---|---|---|
+{rows}
+
+| model | MACs (dense) | SOPs | energy per image |
+|---|---|---|---|
+| SNN | {s_rep.total_macs:,.0f} | {s_rep.total_sops:,.0f} | {s_rep.total_pj / 1e6:.4f} µJ |
+| ANN twin | {a_rep.total_macs:,.0f} | 0 | {a_rep.total_pj / 1e6:.4f} µJ |
+
+**E_ANN / E_SNN = {ratio:.2f}×** (goal ≥ 5× within 2 pp).
+
+<details><summary>SNN per-layer table</summary>
+
+{s_rep.table()}
+</details>
+"""
+    write_section("fewshot-energy", text, args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""`neurotrio mer {prepare, train, predict, info}`: thin wrappers over the micro-expression library.
+
+Torch models, OpenCV and dlib are imported inside each command so that ``neurotrio --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from neurotrio.core.cli import add_config_args, config_from_args
+from neurotrio.core.errors import ConfigError, InputError
+
+DATASETS = ("composite", "casme2", "samm", "smic")
+VARIANTS = ("P", "C", "GFE", "AFE", "ststnet")
+
+
+def cmd_prepare(args: argparse.Namespace) -> int:
+    """One sample → a .npy tensor, or a whole dataset → the cache."""
+    import numpy as np
+
+    from neurotrio.core.io import atomic_path
+    from neurotrio.microexpression.preprocess import PrepareConfig
+
+    cfg = config_from_args(PrepareConfig, args, phi=args.phi, size=args.size, length=args.length)
+    if args.dataset:
+        from neurotrio.microexpression.datasets import load_dataset, load_inputs
+
+        if not args.data:
+            raise ConfigError("--dataset needs --data DIR (the dataset folder)")
+        samples = load_dataset(args.dataset, args.data, args.sheet)
+        x = load_inputs(samples, cfg, args.cache, workers=args.workers, progress=True)
+        print(f"prepared {len(samples)} {args.dataset} samples → {tuple(x.shape[1:])} each, cached in {args.cache}")
+        return 0
+    if not args.source:
+        raise ConfigError("give a SOURCE (frames folder, video, sequence folder) or --dataset with --data")
+    from neurotrio.microexpression.predict import sample_tensor
+
+    if not args.out:
+        raise ConfigError("give --out FILE.npy for the prepared tensor")
+    x = sample_tensor(args.source, args.onset, args.apex, cfg).numpy()
+    with atomic_path(args.out) as tmp:
+        with open(tmp, "wb") as fh:
+            np.save(fh, x)
+    print(f"prepared {args.source} → {args.out} {tuple(x.shape)} float32")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from neurotrio.microexpression.train import LosoConfig, run_loso, train_final
+
+    variants = [v.strip() for v in (args.variant or "").split(",") if v.strip()] or None
+    cfg = config_from_args(LosoConfig, args, dataset=args.dataset, data=args.data, sheet=args.sheet,
+                           variants=variants, max_folds=args.folds, seed=args.seed, device=args.device,
+                           cache_dir=args.cache)
+    if args.protocol == "all":
+        out = train_final(cfg, args.out)
+        print(f"trained MPFNet variant {cfg.variants[0]} on all of {cfg.dataset}; model folder {out}")
+        return 0
+    m = run_loso(cfg, args.out, progress=not args.quiet)
+    run = m["_run"]
+    print(f"LOSO {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, {run['wall_s']:.0f} s")
+    for v in cfg.variants:
+        p = m[v]["pooled"]
+        print(f"  {v:8s} UF1 {p['uf1']:.3f}  UAR {p['uar']:.3f}  acc {p['accuracy']:.3f}")
+    print(f"results in {args.out}/results.json and results.md")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from neurotrio.microexpression.predict import predict_sample
+
+    probs = predict_sample(args.model, args.source, args.onset, args.apex)
+    best = max(probs, key=probs.get)
+    for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+        print(f"{name:12s} {p:.3f}")
+    print(f"prediction: {best}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    if args.model:
+        import json
+
+        from neurotrio.core.flops import count_params
+        from neurotrio.microexpression.predict import load_model
+
+        net, meta = load_model(args.model)
+        print(f"MPFNet variant {meta['variant']} trained on {meta['dataset']} ({meta.get('n_train')} samples); "
+              f"classes {', '.join(meta['classes'])}; input {tuple(meta['input_shape'])}; "
+              f"{count_params(net):,} parameters")
+        print(json.dumps(meta["model"])[:400])
+        return 0
+    if not args.dataset or not args.data:
+        raise ConfigError("give --model DIR, or --dataset NAME with --data DIR")
+    from collections import Counter
+
+    from neurotrio.microexpression.datasets import load_dataset
+
+    samples = load_dataset(args.dataset, args.data, args.sheet)
+    print(f"{args.dataset}: {len(samples)} samples, {len({s.subject for s in samples})} subjects, "
+          f"input kind {samples[0].kind}")
+    print("classes: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(s.label_name for s in samples).items())))
+    print("databases: " + ", ".join(f"{k} {v}" for k, v in sorted(Counter(s.database for s in samples).items())))
+    return 0
+
+
+def _int_or_none(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise InputError(None, f"frame index must be an integer, got {text!r}") from None
+
+
+def add_commands(parser: argparse.ArgumentParser) -> None:
+    """Register the ``mer`` sub-commands on ``parser``."""
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("prepare", help="frames/video/sequence → 5×10×128×128 tensor (.npy), or a whole dataset",
+                       description="Offline preprocessing: face crop + alignment, magnification, interpolation, "
+                                   "TV-L1 flow and frame differences.")
+    p.add_argument("source", nargs="?", help="frames folder, video file, or interpolated sequence folder")
+    p.add_argument("--onset", type=_int_or_none, help="onset frame (0-based position in the folder/video)")
+    p.add_argument("--apex", type=_int_or_none, help="apex frame (0-based position)")
+    p.add_argument("--out", help="output .npy file (single sample)")
+    p.add_argument("--dataset", choices=DATASETS, help="prepare every sample of this dataset into --cache")
+    p.add_argument("--data", help="dataset folder (with --dataset)")
+    p.add_argument("--sheet", help="coding sheet (CASME II / SAMM; CSV, or XLSX with openpyxl)")
+    p.add_argument("--cache", default=".mer_cache", help="cache folder (default .mer_cache)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--phi", type=float, help="magnification factor of the apex")
+    p.add_argument("--size", type=int)
+    p.add_argument("--length", type=int, help="interpolated frames L (default 11)")
+    add_config_args(p)
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("train", help="leave-one-subject-out MPFNet training/evaluation, or a final model",
+                       description="Train MPFNet (P, C, GFE, AFE) and/or the STSTNet-like baseline.")
+    p.add_argument("--variant", help=f"comma list of {', '.join(VARIANTS)} (default P,C,ststnet)")
+    p.add_argument("--dataset", choices=DATASETS, default=None)
+    p.add_argument("--data", help="dataset folder")
+    p.add_argument("--sheet", help="coding sheet (CASME II / SAMM)")
+    p.add_argument("--protocol", choices=("loso", "all"), default="loso",
+                   help="loso: evaluate; all: train one model on every subject for `predict`")
+    p.add_argument("--folds", type=int, help="run only the first N LOSO folds (smoke runs)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 …")
+    p.add_argument("--cache", help="prepared-tensor cache (raw-frame datasets)")
+    p.add_argument("--out", required=True, help="output folder (written atomically)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_config_args(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="class probabilities of one new sample under a trained model",
+                       description="SOURCE: a flow-map PNG, a prepared .npy, a sequence folder, or raw frames "
+                                   "(folder or video) with --onset/--apex.")
+    p.add_argument("model", help="model folder written by `neurotrio mer train --protocol all`")
+    p.add_argument("source", help="the sample")
+    p.add_argument("--onset", type=_int_or_none)
+    p.add_argument("--apex", type=_int_or_none)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("info", help="summarise a dataset (classes, subjects) or a trained model")
+    p.add_argument("--model", help="a model folder")
+    p.add_argument("--dataset", choices=DATASETS)
+    p.add_argument("--data")
+    p.add_argument("--sheet")
+    p.set_defaults(func=cmd_info)
+
+
+__all__ = ["add_commands"]
