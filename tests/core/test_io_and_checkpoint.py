@@ -5,8 +5,14 @@ import pytest
 import torch
 from torch import nn
 
-from neurotrio.core.checkpoint import (load_training_state, load_weights, rng_state, save_training_state,
-                                       save_weights, set_rng_state)
+from neurotrio.core.checkpoint import (
+    load_training_state,
+    load_weights,
+    rng_state,
+    save_training_state,
+    save_weights,
+    set_rng_state,
+)
 from neurotrio.core.errors import CheckpointError
 from neurotrio.core.io import atomic_dir, atomic_path
 

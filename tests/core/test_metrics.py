@@ -3,8 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from neurotrio.core.metrics import (accuracy, classification_report, cohen_kappa, confusion_matrix, macro_f1,
-                                    mean_ci95, uar)
+from neurotrio.core.metrics import (
+    accuracy,
+    classification_report,
+    cohen_kappa,
+    confusion_matrix,
+    macro_f1,
+    mean_ci95,
+    uar,
+)
 
 
 def test_hand_worked_two_class_example():

@@ -39,13 +39,13 @@ def test_two_fold_loso_smoke_on_synthetic_flow_maps(tmp_path):
     out = tmp_path / "out"
     assert {"results.json", "results.md", "predictions.csv", "config.yaml"} <= {p.name for p in out.iterdir()}
     rows = list(csv.DictReader((out / "predictions.csv").open()))
-    assert len(rows) == 12 and {r["subject"] for r in rows} == {"casme2/sub02", "smic/s01"}
+    assert len(rows) == 12 and {r["subject"] for r in rows} == {"casme2/sub02", "samm/003"}
     assert m["_run"]["folds"] == 2 and m["_run"]["samples_tested"] == 12
     for v in cfg.variants:        # pooled metrics = metrics of the concatenated predictions
         y = np.array([int(r["label"]) for r in rows])
         p = np.array([int(r[f"pred_{v}"]) for r in rows])
         assert m[v]["pooled"]["uf1"] == pytest.approx(uf1(confusion_matrix(y, p, 3)))
-        assert set(m[v]["per_database"]) == {"casme2", "smic"} and len(m[v]["per_fold"]) == 2
+        assert set(m[v]["per_database"]) == {"casme2", "samm"} and len(m[v]["per_fold"]) == 2
     # the learnable synthetic patterns are separated by the baseline even in a few epochs
     assert m["ststnet"]["pooled"]["accuracy"] > 0.6
     saved = json.loads((out / "results.json").read_text())
@@ -56,7 +56,7 @@ def test_validation_subjects_pick_stage3_checkpoints_on_the_training_side(tmp_pa
     data = make_composite(tmp_path / "data", n_subjects=4, per_subject=6)
     cfg = LosoConfig(data=str(data), variants=("P",), folds=(1,), n_val_subjects=1, val_checks=2, model=TINY)
     m = run_loso(cfg, tmp_path / "out", progress=False)
-    info = m["_run"]["fold_info"]["casme2/sub02"]["P"]
+    info = m["_run"]["fold_info"]["samm/003"]["P"]
     assert len(info["val_history"]) == 2 and info["picked_val_uf1"] == max(h["val_uf1"] for h in info["val_history"])
 
 

@@ -47,14 +47,37 @@ def wrap_model(model: nn.Module, device: torch.device) -> nn.Module:
 
 def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, generator: torch.Generator | None = None,
                 drop_last: bool = False, num_workers: int = 0) -> DataLoader:
-    """A DataLoader that shards with a DistributedSampler when running under torchrun."""
+    """A DataLoader over ``dataset``; under torchrun each rank gets a shard and ``batch_size // world``.
+
+    ``batch_size`` is the global batch, so N processes take the same optimisation steps as one: with
+    ``shuffle=False`` rank r's k-th batch holds items ``r, r + N, ...`` of the single process's k-th batch,
+    and DDP's gradient averaging gives the same update (models without batch norm: exactly, up to float
+    summation order). With shuffling, ranks draw a different (still seeded) order than one process.
+    """
     if is_distributed():
+        world = world_size()
+        if batch_size % world:
+            raise ValueError(f"batch size {batch_size} is not divisible by the {world} processes")
         sampler = DistributedSampler(dataset, shuffle=shuffle, drop_last=drop_last,
                                      seed=int(generator.initial_seed()) if generator else 0)
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, drop_last=drop_last,
+        return DataLoader(dataset, batch_size=batch_size // world, sampler=sampler, drop_last=drop_last,
                           num_workers=num_workers)
     return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                       drop_last=drop_last, num_workers=num_workers)
+
+
+def shard(items: list, by_rank: bool = True) -> list:
+    """The share of independent jobs (folds, subjects) this rank runs: items r, r + N, ... of the list."""
+    return items[rank()::world_size()] if by_rank else items
+
+
+def gather_objects(obj: object) -> list:
+    """Every rank's ``obj`` on every rank, in rank order (a one-item list when not distributed)."""
+    if not is_distributed():
+        return [obj]
+    out: list = [None] * world_size()
+    dist.all_gather_object(out, obj)
+    return out
 
 
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:

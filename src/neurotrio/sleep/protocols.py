@@ -110,7 +110,7 @@ def within_recording_split(n_epochs: int, test_start: float = 0.7, test_stop: fl
                           f"{test_start}, {test_stop}, {val_fraction}")
     idx = np.arange(n_epochs)
     a, b = int(round(test_start * n_epochs)), int(round(test_stop * n_epochs))
-    test = idx[a + (gap_epochs if a > 0 else 0): b - (gap_epochs if b < n_epochs else 0)]
+    test = idx[a:b]
     before, after = idx[: max(a - gap_epochs, 0)], idx[min(b + gap_epochs, n_epochs):]
     rest = np.concatenate([before, after])
     n_val = int(round(val_fraction * rest.size))

@@ -108,7 +108,7 @@ def normalize_recording(x: np.ndarray) -> np.ndarray:
 
 
 def class_weights_of(y: np.ndarray, n_classes: int) -> torch.Tensor:
-    """Inverse-frequency weights, mean 1 over present classes (absent classes get 0)."""
+    """Inverse-frequency ("balanced") weights n / (n_present_classes * count); absent classes get 0."""
     counts = np.bincount(y, minlength=n_classes).astype(float)
     w = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / max((counts > 0).sum(), 1), 0.0)
     return torch.tensor(w, dtype=torch.float32)
