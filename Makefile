@@ -10,7 +10,6 @@ JOBS ?= 2
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e ".[dev,faces]"
 	# spikingjelly 2.0.0 declares torchvision/torchaudio, which would replace the CPU torch with a CUDA
 	# build; its core (neuron, layer, functional, surrogate) needs neither, so install it without deps.
