@@ -23,32 +23,37 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--snn-run", default="/tmp/neurotrio_bench/fewshot_omniglot",
                     help="folder with the SNN's model.safetensors from benchmarks.fewshot_omniglot (else trained here)")
     ap.add_argument("--images", type=int, default=256, help="test images for the firing rates")
+    ap.add_argument("--wait-min", type=float, default=0.0,
+                    help="after training the ANN twin, wait up to this long for --snn-run to appear")
     args = ap.parse_args(argv)
 
     import torch
 
     from neurotrio.core.seed import pick_device
     from neurotrio.fewshot.energy import compare_energy
-    from neurotrio.fewshot.evaluate import evaluate_model, load_model, load_splits
+    from neurotrio.fewshot.evaluate import evaluate_model, load_model
     from neurotrio.fewshot.model import twin_config
 
     cfg = apply_overrides(omniglot_config(args.full, args.cache_dir), args.overrides)
     cfg = replace(cfg, eval=replace(cfg.eval, settings=("5w1s", "5w5s")))
     device = pick_device(cfg.device)
     t0 = time.perf_counter()
+    ann_cfg = replace(cfg, model=replace(cfg.model, backbone=twin_config(cfg.model.backbone, 1)))
+    ann_res = run(ann_cfg, Path(args.out) / "ann")
+    ann, ann_acc = ann_res["model"], ann_res["test"]
     snn_file = Path(args.snn_run) / "model.safetensors"
+    deadline = time.time() + 60 * args.wait_min
+    while not snn_file.is_file() and time.time() < deadline:
+        time.sleep(20)
     if snn_file.is_file():
         snn = load_model(snn_file).to(device)
-        test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
+        test = ann_res["splits"]["test"]
         snn_acc = evaluate_model(snn, test, cfg.eval, device)
-        snn_note = f"the SNN of `benchmarks.fewshot_omniglot` ({snn_file})"
+        snn_note = f"the SNN of `benchmarks.fewshot_omniglot` (`{snn_file}`)"
     else:
         res = run(cfg, Path(args.out) / "snn")
         snn, test, snn_acc = res["model"], res["splits"]["test"], res["test"]
         snn_note = "an SNN trained here with the fewshot_omniglot settings"
-    ann_cfg = replace(cfg, model=replace(cfg.model, backbone=twin_config(cfg.model.backbone, 1)))
-    ann_res = run(ann_cfg, Path(args.out) / "ann")
-    ann, ann_acc = ann_res["model"], ann_res["test"]
     g = torch.Generator().manual_seed(cfg.seed)
     images = test.images[torch.randperm(len(test.images), generator=g)[: args.images]].to(device)
     s_rep, a_rep, ratio = compare_energy(snn.cpu(), ann.cpu(), images.cpu())

@@ -37,7 +37,7 @@ def config(full: bool, cache_dir: str):
                            finetune=FinetuneConfig(episodes=4000, val_every=500, lr=0.005),
                            eval=EvalConfig(episodes=1000, val_episodes=300))
     return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2)), data=data,
-                       pretrain=PretrainConfig(epochs=2, batch_size=64, lr=0.05),
+                       pretrain=PretrainConfig(epochs=3, batch_size=64, lr=0.1),
                        finetune=FinetuneConfig(episodes=60, val_every=30, lr=0.005),
                        eval=EvalConfig(episodes=600, val_episodes=100))
 
@@ -70,7 +70,7 @@ fine-tuning {tr['finetune_s']:.0f} s, test {test['eval_s']:.0f} s (total {tr['to
 |---|---|---|---|
 {rows}
 
-{"" if args.full else "This CPU-scale run (tiny width, 2 pre-training epochs, T=2) is far from the paper's budget; it shows the pipeline end to end, not the paper's accuracy. The `--full` GPU run is pending (no GPU in this session)."}
+{"" if args.full else "This CPU-scale run (tiny width, 3 pre-training epochs, T=2) is far from the paper's budget; it shows the pipeline end to end, not the paper's accuracy. The `--full` GPU run is pending (no GPU in this session)."}
 """
     write_section("fewshot-omniglot", text, args.no_write)
     return 0

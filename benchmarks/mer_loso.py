@@ -35,7 +35,7 @@ def configs(cpu_small: bool):
     if not cpu_small:
         return MPFNetConfig()
     return MPFNetConfig(
-        backbone=CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16, 32), pool_after=(0,)),
+        backbone=CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16, 32), pool_after=(0,), embed_dim=32),
         gfe=StageConfig(steps=3, lr=3e-3, batch_size=64), afe=StageConfig(steps=3, lr=3e-3, batch_size=64),
         meta=EpisodeConfig(episodes=20, lr=3e-4), baseline=StageConfig(steps=20, lr=5e-3, weight_decay=0.0,
                                                                          batch_size=64))

@@ -13,7 +13,10 @@ the known truth on synthetic sub-pixel translations of a smooth texture.
 
     OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.mer_preprocess
 
-Writes the ``mer-preprocess`` section of BENCHMARKS.md (``--no-write`` to only print).
+Writes the ``mer-preprocess`` section of BENCHMARKS.md (``--no-write`` to only print). ``--grid`` instead
+prints the parameter search behind the tuned setting: per-pair time and agreement with a near-converged
+TV-L1 (5 scales, 10 warps, 100 × 30 iterations, ε 0.001) on the 50 consecutive pairs of 5 sequences
+(every fifth), resized to 128×128 (takes ~5–10 minutes).
 """
 
 from __future__ import annotations
@@ -77,9 +80,44 @@ def synthetic_epe(params, shifts=(0.1, 0.25, 0.5, 1.0, 2.0), size: int = 128) ->
     return float(np.mean(errs))
 
 
+def grid(seqs: list[Path]) -> None:
+    """Print per-pair time, EPE/correlation vs a near-converged TV-L1 and synthetic EPE for a grid."""
+    import itertools
+
+    import cv2
+
+    from neurotrio.microexpression.flow import TVL1Params, to_gray
+    from neurotrio.microexpression.frames import read_frames
+
+    pairs = []
+    for s in seqs[::5]:
+        g = [to_gray(cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA)) for f in read_frames(s)]
+        pairs += list(zip(g[:-1], g[1:]))
+
+    def run(p):
+        solver = p.create()
+        t0 = time.perf_counter()
+        out = np.stack([solver.calc(a, b, None) for a, b in pairs])
+        return (time.perf_counter() - t0) / len(pairs), out
+
+    _, ref = run(TVL1Params(nscales=5, warps=10, epsilon=0.001, inner_iterations=100, outer_iterations=30))
+    print(f"pairs={len(pairs)} reference_mean_flow_px={np.sqrt((ref ** 2).sum(-1)).mean():.4f}")
+    cands = [("opencv default", TVL1Params.opencv_defaults()), ("tuned (default)", TVL1Params())]
+    for sc, wa, (inner, outer), eps in itertools.product((1, 2, 3), (1, 2, 3), ((10, 3), (30, 10)), (0.01, 0.02)):
+        cands.append((f"scales={sc} warps={wa} iters={inner}x{outer} eps={eps}",
+                      TVL1Params(nscales=sc, warps=wa, inner_iterations=inner, outer_iterations=outer, epsilon=eps)))
+    for name, p in cands:
+        t, out = run(p)
+        err = np.sqrt(((out - ref) ** 2).sum(-1)).mean()
+        corr = np.corrcoef(out.ravel(), ref.ravel())[0, 1]
+        print(f"{name:42s} ms_per_pair={t * 1000:6.1f} epe_vs_converged={err:.4f} corr={corr:.3f} "
+              f"synthetic_epe={synthetic_epe(p):.4f}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--grid", action="store_true", help="print the TV-L1 parameter search and exit")
     ap.add_argument("--no-write", action="store_true", help="print only; do not update BENCHMARKS.md")
     args = ap.parse_args(argv)
 
@@ -94,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     seqs = sorted(p for p in data.glob("sub*/EP*") if p.is_dir())
     if not seqs:
         print(f"skip: no CASME II sequences under {data} (set NEUROTRIO_SHARED_DATA)", file=sys.stderr)
+        return 0
+    if args.grid:
+        grid(seqs)
         return 0
     n = len(seqs)
     settings = {"OpenCV default TV-L1": TVL1Params.opencv_defaults(), "tuned TV-L1 (default)": TVL1Params()}
@@ -125,11 +166,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"synthetic flow={name!r} epe_vs_truth_px={e:.4f}")
 
     tuned = TVL1Params()
+    load = os.getloadavg()[1]
     body = (
         "## MPFNet preprocessing speed (mer-preprocess)\n\n"
         f"Command: `{COMMAND}`. Data: the 21 CASME II sequences of the development data "
         "(`casme2_sequences`, 240×280 frames → 128×128 tensors (5, 10, 128, 128)). Machine: this 2-core CPU, "
-        f"shared with other jobs while measured; `prepare_many(workers={args.workers})`, one OpenCV thread per "
+        f"shared with other jobs while measured (5-minute load average {load:.1f} at the end); `prepare_many(workers={args.workers})`, one OpenCV thread per "
         "worker, a fresh (cold) cache per row; times include spawning the workers and loading the dlib "
         "predictor, and the warm column re-runs on the filled cache.\n\n"
         + markdown_table(["input path", "flow", "samples", "cold s/sample", "warm s/sample"], rows)

@@ -55,3 +55,20 @@ def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys):
     code = main(["fewshot", "eval", *SMOKE, "--weights", str(bad_weights), "--out", str(tmp_path / "eval")])
     err = capsys.readouterr().err
     assert code == 2 and "model.safetensors" in err and not (tmp_path / "eval").exists()
+
+
+def test_simulate_events_smoke_and_bad_source(tmp_path, capsys):
+    import zipfile
+
+    from .test_datasets import omniglot_zip
+
+    omniglot_zip(tmp_path / "images_background.zip", chars=1, drawers=2)
+    with zipfile.ZipFile(tmp_path / "strokes_background_small1.zip", "w") as zf:
+        zf.writestr("strokes_background_small1/Alpha/character01/0001_01.txt",
+                    "START\n20,-20,0\n60,-20,200\nBREAK\n")
+    assert main(["fewshot", "simulate-events", "--source", str(tmp_path), "--out", str(tmp_path / "dvs"),
+                 "--limit", "1", "--set", "display_fps=30.0"]) == 0
+    assert "1 from strokes" in capsys.readouterr().out
+    assert (tmp_path / "dvs" / "summary.json").is_file()
+    code = main(["fewshot", "simulate-events", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])
+    assert code == 2 and capsys.readouterr().err.startswith("error: ") and not (tmp_path / "x").exists()

@@ -32,6 +32,7 @@ def smoke_config(method: str = "fslsnn", **data) -> TrainConfig:
         pretrain=PretrainConfig(epochs=2, batch_size=32, lr=0.05),
         finetune=FinetuneConfig(episodes=6, n_way=5, k_shot=1, n_query=5, val_every=3),
         eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=40, n_query=5, val_episodes=20),
+        bn_recalibration_batches=5,
     )
 
 
@@ -73,12 +74,28 @@ def test_cpu_smoke_train_and_evaluate(tmp_path):
     assert model.cfg.n_base_classes == 18 and model.cfg.backbone.width == 0.125
 
 
-def test_protonet_learns_synthetic_glyphs(tmp_path):
-    torch.set_num_threads(1)
-    cfg = smoke_config("protonet")
-    run_training(cfg, tmp_path / "run")
-    report = run_evaluation(tmp_path / "run" / "model.safetensors", cfg, tmp_path / "eval")
-    assert report["5w5s"]["mean"] > 40  # chance is 20 %
+@pytest.mark.parametrize("method", ["fslsnn", "protonet"])
+def test_episode_loss_can_be_fitted(method):
+    """Gradients reach the backbone through LIF, SFE and CFC: one fixed episode is learnt quickly."""
+    from neurotrio.fewshot.fslsnn import build_model
+    from neurotrio.fewshot.losses import LossConfig, fewshot_loss
+
+    torch.manual_seed(0)
+    model = build_model(FSLSNNConfig(backbone=BackboneConfig(width=0.125, time_steps=2), method=method))
+    data = load_splits(DataConfig(dataset="synthetic", synthetic_classes=10))["train"]
+    s_idx = torch.tensor([data.targets.tolist().index(c) for c in range(5)])
+    q_idx = s_idx + 1
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    y = torch.arange(5)
+    losses = []
+    for _ in range(25):
+        out = model.episode(data.images[s_idx], y, data.images[q_idx], 5)
+        loss = fewshot_loss(out.logits, out.query_emb, out.proto_emb, y, LossConfig())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
 
 
 def test_more_ways_than_test_classes_is_an_input_error(tmp_path):
@@ -96,3 +113,17 @@ def test_unknown_dataset_and_missing_root():
         load_splits(DataConfig(dataset="omniglot", root=""))
     with pytest.raises(InputError):
         load_splits(DataConfig(dataset="omniglot", root="/nonexistent/omniglot"))
+
+
+@pytest.mark.realdata
+def test_omniglot_splits_on_real_zips(shared_data, tmp_path):
+    root = shared_data / "fewshot" / "omniglot"
+    cfg = DataConfig(dataset="omniglot", root=str(root), max_classes=20, max_per_class=2, val_fraction=0.25,
+                     cache_dir=str(tmp_path))
+    s = load_splits(cfg)
+    assert s["train"].n_classes == 15 and s["val"].n_classes == 5 and s["test"].n_classes == 20
+    assert s["train"].images.shape[1:] == (1, 28, 28) and len(s["test"].targets) == 40
+    names = set(s["test"].class_names) & {s["train"].class_names[int(c)] for c in s["train"].targets.unique()}
+    assert not names  # evaluation alphabets never share a character with the background alphabets
+    again = load_splits(cfg)  # from the cache
+    assert torch.equal(again["test"].images, s["test"].images)

@@ -125,7 +125,7 @@ def test_parallel_matches_serial_and_mixes_inputs(tmp_path):
 
 
 @pytest.mark.realdata
-def test_real_casme_sequence_and_raw_path(shared_data):
+def test_real_casme_sequence_and_raw_path(shared_data, tmp_path):
     pytest.importorskip("dlib")
     seq = shared_data / "microexpression" / "casme2_sequences" / "sub01" / "EP02_01f"
     x = prepare_sequence(seq)
@@ -133,3 +133,7 @@ def test_real_casme_sequence_and_raw_path(shared_data):
     assert np.abs(x[:2]).max() > 0.05  # some motion is found
     y = prepare_sample(seq, 0, 10)
     assert y.shape == (5, 10, 128, 128) and np.isfinite(y).all()
+    other = seq.parent / "EP03_02"
+    paths = prepare_many([(seq, 0, 10), (other, 2, 9)], PrepareConfig(), tmp_path, workers=2, progress=False)
+    assert np.array_equal(np.load(paths[0]), y)  # worker processes give the same tensor
+    assert np.load(paths[1]).shape == (5, 10, 128, 128)

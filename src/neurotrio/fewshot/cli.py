@@ -60,8 +60,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from neurotrio.fewshot.simulate import SimulatorConfig, simulate_folder
 
     cfg = config_from_args(SimulatorConfig, args)
-    summary = simulate_folder(args.source, args.out, config=cfg, split=args.split, limit=args.limit, seed=args.seed)
-    print(summary if isinstance(summary, str) else f"wrote {args.out}: {summary}")
+    summary = simulate_folder(args.source, args.out, split=args.split, limit=args.limit,
+                              only_strokes=args.only_strokes, config=cfg, seed=args.seed)
+    print(f"wrote {summary['samples']} samples ({summary['from_strokes']} from strokes, {summary['from_saccades']} "
+          f"from saccades) of {summary['classes']} characters to {args.out}: {summary['events_mean']:.0f} events "
+          f"over {summary['duration_s_mean']:.2f} s per sample on average")
     return 0
 
 
@@ -109,6 +112,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="output folder of event files")
     p.add_argument("--split", default="background", choices=("background", "evaluation"))
     p.add_argument("--limit", type=int, default=0, help="simulate at most this many characters (0 = all)")
+    p.add_argument("--only-strokes", action="store_true", help="only drawings that have stroke files")
     p.add_argument("--seed", type=int, default=0)
     add_config_args(p)
     p.set_defaults(func=cmd_simulate)

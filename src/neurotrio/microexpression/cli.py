@@ -10,7 +10,7 @@ import argparse
 from neurotrio.core.cli import add_config_args, config_from_args
 from neurotrio.core.errors import ConfigError, InputError
 
-DATASETS = ("composite", "casme2", "samm", "smic")
+DATASETS = ("composite", "casme2", "samm", "smic", "sequences")
 VARIANTS = ("P", "C", "GFE", "AFE", "ststnet")
 
 
@@ -138,7 +138,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", help=f"comma list of {', '.join(VARIANTS)} (default P,C,ststnet)")
     p.add_argument("--dataset", choices=DATASETS, default=None)
     p.add_argument("--data", help="dataset folder")
-    p.add_argument("--sheet", help="coding sheet (CASME II / SAMM)")
+    p.add_argument("--sheet", help="coding sheet (CASME II / SAMM; labels CSV for sequences)")
     p.add_argument("--protocol", choices=("loso", "all"), default="loso",
                    help="loso: evaluate; all: train one model on every subject for `predict`")
     p.add_argument("--folds", type=int, help="run only the first N LOSO folds (smoke runs)")

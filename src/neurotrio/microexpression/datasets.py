@@ -32,7 +32,7 @@ SMIC_CLASSES = ("negative", "positive", "surprise")
 #: Emotions present in a sheet but outside the standard 5-class protocol (dropped, logged).
 CASME2_EXCLUDED = ("fear", "sadness")
 SAMM_EXCLUDED = ("fear", "disgust", "sadness")
-DATASETS = ("composite", "casme2", "samm", "smic")
+DATASETS = ("composite", "casme2", "samm", "smic", "sequences")
 Kind = Literal["flow", "frames", "sequence"]
 
 
@@ -267,19 +267,65 @@ def load_smic(root: str | Path) -> list[MESample]:
     return _nonempty(out, hs)
 
 
+# --------------------------------------------------------------------------- prepared sequences
+def load_sequences(root: str | Path, labels: str | Path) -> list[MESample]:
+    """Already magnified and interpolated sequences ``<root>/<sub>/<name>/frame_0..10.png``, 3 classes.
+
+    Labels come from a composite-style CSV (columns sub, filename_o, label 0/1/2; e.g. the composite's
+    ``labels.csv``), matched on sub + name. Sequences without a label row are skipped (logged): the shared
+    21 CASME II sequences have 13 labelled. A label row whose sequence is absent is not an error (the
+    sheet may list a whole database).
+
+    Raises:
+        InputError: no sequence folders, an unknown label, or no sequence with a label.
+    """
+    root, labels = Path(root), Path(labels)
+    try:
+        with labels.open(newline="", encoding="utf-8-sig") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(labels, f"cannot read labels ({exc})") from None
+    if not rows or not {"sub", "filename_o", "label"} <= set(rows[0]):
+        raise InputError(labels, "needs columns sub, filename_o, label (a composite-style labels.csv)")
+    table = {}
+    for i, r in enumerate(rows, start=2):
+        if r["label"].strip() not in ("0", "1", "2"):
+            raise InputError(labels, f"row {i}: unknown label {r['label']!r}; known: 0 negative, 1 positive, 2 surprise")
+        table[(r["sub"].strip(), r["filename_o"].strip())] = int(r["label"])
+    folders = sorted(p for p in root.glob("*/*") if p.is_dir())
+    if not folders:
+        raise InputError(root, "no <subject>/<sample> sequence folders")
+    out, unlabelled = [], 0
+    for f in folders:
+        label = table.get((f.parent.name, f.name))
+        if label is None:
+            unlabelled += 1
+            continue
+        out.append(MESample("casme2", f"{root.name}/{f.parent.name}", f.name, label, COMPOSITE_CLASSES[label], f,
+                            "sequence"))
+    if unlabelled:
+        log.warning("%d sequences in %s have no label in %s (skipped)", unlabelled, root, labels.name)
+    return _nonempty(out, labels)
+
+
 # --------------------------------------------------------------------------- dispatch and tensors
 def class_names(dataset: str) -> tuple[str, ...]:
     """The class tuple of ``dataset`` (one of ``DATASETS``)."""
     table = {"composite": COMPOSITE_CLASSES, "casme2": CASME2_CLASSES, "samm": SAMM_CLASSES,
-             "smic": SMIC_CLASSES}
+             "smic": SMIC_CLASSES, "sequences": COMPOSITE_CLASSES}
     if dataset not in table:
         raise ConfigError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     return table[dataset]
 
 
 def load_dataset(dataset: str, root: str | Path, sheet: str | Path | None = None) -> list[MESample]:
-    """Dispatch to the adapter for ``dataset`` (``composite``, ``casme2``, ``samm``, ``smic``)."""
+    """Dispatch to the adapter for ``dataset`` (one of ``DATASETS``); ``sheet`` is the coding sheet, or for
+    ``sequences`` the labels CSV (required)."""
     class_names(dataset)
+    if dataset == "sequences":
+        if not sheet:
+            raise ConfigError("the sequences dataset needs a labels CSV: pass --sheet labels.csv")
+        return load_sequences(root, sheet)
     if dataset == "composite":
         return load_composite(root)
     if dataset == "smic":

@@ -5,9 +5,12 @@ pixels from frame i to frame i + 1 (OpenCV contrib ``DualTVL1OpticalFlow``, on g
 ±``clip`` as in the reference code; channels 2–4 are ``|frame_{i+1} − frame_i|`` per RGB channel in grey
 levels 0…255. Scaling for the network is applied later (:class:`PrepareConfig`).
 
-OpenCV's default TV-L1 (5 scales, 5 warps, 30 inner × 10 outer iterations) costs ~0.3 s per 128×128
-pair on one core; :class:`TVL1Params` defaults to a cheaper setting (3 scales, 2 warps, 20 × 5
-iterations, ε 0.02) measured against the defaults by ``benchmarks/mer_preprocess.py``.
+OpenCV's default TV-L1 (5 scales, 5 warps, 30 inner × 10 outer iterations, ε 0.01) costs ~0.3 s per
+128×128 pair on one core; :class:`TVL1Params` defaults to a cheaper setting (2 scales, 2 warps, 10 × 3
+iterations, ε 0.01): consecutive-frame motion in a micro-expression sequence is sub-pixel, so a deep
+pyramid is unnecessary, while ε (the stopping threshold) must stay at 0.01 — at 0.02 the flow loses much
+of its agreement with a converged solution. ``benchmarks/mer_preprocess.py`` measures both (``--grid``
+for the search).
 
 Example:
     >>> x = flow_and_diff(frames)          # 11 frames (128, 128, 3) uint8 -> (5, 10, 128, 128) float32
@@ -32,11 +35,11 @@ class TVL1Params:
     tau: float = 0.25
     lambda_: float = 0.15
     theta: float = 0.3
-    nscales: int = 3
+    nscales: int = 2
     warps: int = 2
-    epsilon: float = 0.02
-    inner_iterations: int = 20
-    outer_iterations: int = 5
+    epsilon: float = 0.01
+    inner_iterations: int = 10
+    outer_iterations: int = 3
     scale_step: float = 0.8
     median_filtering: int = 5
 

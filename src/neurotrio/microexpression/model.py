@@ -56,7 +56,7 @@ class CAI3DConfig:
     attention: bool = True
     ca_reduction: int = 8
     dropout: float = 0.2
-    embed_dim: int = 0
+    embed_dim: int = 64
     n_classes: int = 0
 
     def __post_init__(self) -> None:

@@ -118,8 +118,35 @@ class MPFNet(nn.Module):
         return self.temperature * self.scores(query, pg, pa)
 
     @torch.no_grad()
-    def set_prototypes(self, x: Tensor, y: Tensor, n_classes: int, batch_size: int = 128) -> None:
-        """Store prototypes from all of (x, y) (a fold's training samples), computed in eval mode."""
+    def recalibrate_bn(self, x: Tensor, batch_size: int = 128) -> None:
+        """Re-estimate every batch-norm's running statistics on ``x`` (one pass, no gradient).
+
+        After a short training the running averages still carry their initial values or early-training
+        statistics; averaging exactly over the training samples makes eval-mode features match them.
+        """
+        bns = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        momenta = [m.momentum for m in bns]
+        for m in bns:
+            m.reset_running_stats()
+            m.momentum = None                     # cumulative average over the pass
+        self.train()
+        dev = next(self.parameters()).device
+        for i in range(0, len(x), batch_size):
+            if len(x[i:i + batch_size]) > 1:
+                self.embed(x[i:i + batch_size].to(dev))
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        self.eval()
+
+    @torch.no_grad()
+    def set_prototypes(self, x: Tensor, y: Tensor, n_classes: int, batch_size: int = 128,
+                       recalibrate: bool = True) -> None:
+        """Store prototypes from all of (x, y) (a fold's training samples), computed in eval mode.
+
+        With ``recalibrate`` the batch-norm statistics are first re-estimated on x (``recalibrate_bn``).
+        """
+        if recalibrate:
+            self.recalibrate_bn(x, batch_size)
         self.eval()
         dev = next(self.parameters()).device
         gs, as_ = [], []

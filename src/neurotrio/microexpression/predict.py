@@ -111,5 +111,10 @@ def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None 
     if x.shape[0] != want[0]:
         raise InputError(source, f"sample has {x.shape[0]} channels, shape {tuple(x.shape)}; the model was "
                                  f"trained on {tuple(want)} inputs (use a sample of the same kind)")
-    probs = torch.softmax(net(x[None]), dim=1)[0]
+    xb = x[None]
+    if "input_mean" in meta:
+        from neurotrio.microexpression.train import standardize
+
+        xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
+    probs = torch.softmax(net(xb), dim=1)[0]
     return {c: float(p) for c, p in zip(meta["classes"], probs)}

@@ -93,7 +93,7 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 def prepared_frames(source: str | Path, onset: int, apex: int, cfg: PrepareConfig = PrepareConfig(),
                     aligner=None) -> list[np.ndarray]:
     """The L RGB ``uint8`` frames ``(size, size, 3)`` of a raw sample, before flow (for inspection)."""
-    from neurotrio.microexpression.faces import FaceAligner, crop_and_align
+    from neurotrio.microexpression.faces import crop_and_align
     from neurotrio.microexpression.interpolate import interpolate_frames
     from neurotrio.microexpression.magnify import magnify_apex
 
@@ -103,7 +103,7 @@ def prepared_frames(source: str | Path, onset: int, apex: int, cfg: PrepareConfi
     if onset >= apex:
         raise InputError(source, f"onset frame {onset} is not before apex frame {apex}; check the coding sheet")
     first, last = read_frames(source, [onset, apex])
-    aligner = aligner or FaceAligner(upsample=cfg.upsample)
+    aligner = aligner or _shared_aligner(cfg)
     onset_c, apex_c = crop_and_align(first, last, size=cfg.size, margin=cfg.margin, aligner=aligner,
                                      source=source)
     magnified = magnify_apex(onset_c, apex_c, cfg.phi, level=cfg.magnify_level)
@@ -119,7 +119,8 @@ def prepare_sample(source: str | Path, onset: int, apex: int, cfg: PrepareConfig
         onset: 0-based index of the onset frame in ``source``.
         apex: 0-based index of the apex frame (> onset).
         cfg: preprocessing settings.
-        aligner: a :class:`.faces.FaceAligner` to reuse (one is made if ``None``).
+        aligner: a :class:`.faces.FaceAligner` (default: one per process and ``upsample``, loaded on
+            first use and kept).
 
     Returns:
         float32 ``(5, length − 1, size, size)``: u, v (× flow_scale), |ΔR|, |ΔG|, |ΔB| (× diff_scale).
@@ -154,9 +155,9 @@ def prepare_sequence(folder: str | Path, cfg: PrepareConfig = PrepareConfig(), a
     if len({f.shape for f in frames}) != 1:
         raise InputError(folder, f"frames differ in size: {sorted({f.shape for f in frames})}")
     if cfg.sequence_crop:
-        from neurotrio.microexpression.faces import FaceAligner, crop_square, square_box
+        from neurotrio.microexpression.faces import crop_square, square_box
 
-        aligner = aligner or FaceAligner(upsample=cfg.upsample)
+        aligner = aligner or _shared_aligner(cfg)
         box = aligner.detect(frames[-1])
         if box is None:
             raise InputError(files[-1], "no face found (dlib HOG frontal-face detector)")
@@ -320,23 +321,28 @@ def compute(sample: Sample, cfg: PrepareConfig, aligner=None) -> np.ndarray:
     return load_flow_map(sample.source)
 
 
-def _prepare_one(sample: Sample, cfg: PrepareConfig, cache_dir: str, aligner=None) -> tuple[str, ...]:
-    """Worker body: returns ``("ok", path, "hit"|"miss")`` or ``("error", type, path, problem)``."""
+def _needs_face(sample: Sample, cfg: PrepareConfig) -> bool:
+    return sample.kind == "raw" or (sample.kind == "sequence" and cfg.sequence_crop)
+
+
+def _shared_aligner(cfg: PrepareConfig):
+    from neurotrio.microexpression.faces import FaceAligner
+
+    aligner = _ALIGNERS.get(cfg.upsample)
+    if aligner is None:
+        aligner = _ALIGNERS[cfg.upsample] = FaceAligner(upsample=cfg.upsample)
+    return aligner
+
+
+def _build(sample: Sample, cfg: PrepareConfig, out: str, aligner=None) -> tuple[str, ...]:
+    """Worker body: compute and cache one sample; ``("ok", path)`` or ``("error", type, path, problem)``."""
     from neurotrio.core.errors import NeurotrioError
 
     try:
-        out = Path(cache_dir) / f"{cache_key(sample, cfg)}.npy"
-        if read_cached(out) is not None:
-            return ("ok", str(out), "hit")
-        needs_face = sample.kind == "raw" or (sample.kind == "sequence" and cfg.sequence_crop)
-        if needs_face and aligner is None:
-            from neurotrio.microexpression.faces import FaceAligner
-
-            aligner = _ALIGNERS.get(cfg.upsample)
-            if aligner is None:
-                aligner = _ALIGNERS[cfg.upsample] = FaceAligner(upsample=cfg.upsample)
+        if aligner is None and _needs_face(sample, cfg):
+            aligner = _shared_aligner(cfg)
         write_cached(out, compute(sample, cfg, aligner))
-        return ("ok", str(out), "miss")
+        return ("ok", out)
     except InputError as exc:
         return ("error", "input", exc.path or str(sample.source), exc.problem)
     except NeurotrioError as exc:
@@ -350,7 +356,8 @@ def prepare_many(items, cfg: PrepareConfig = PrepareConfig(), cache_dir: str | P
     The key hashes the bytes of the input frames actually used, the onset/apex indices, every setting
     of ``cfg`` and :data:`PREP_VERSION`; a hit is checked against its checksum sidecar, and a corrupt or
     truncated entry is rebuilt. Files are written atomically, so an interrupted run leaves no partial
-    entry. Worker processes are started with ``spawn`` and use one OpenCV thread each.
+    entry. Hits are resolved in this process; only misses go to the worker processes (``fork`` where
+    available, after loading the face predictor once, else ``spawn``), one OpenCV thread each.
 
     Args:
         items: :class:`Sample` objects, paths (sequence folders / flow-map PNGs) or
@@ -359,7 +366,7 @@ def prepare_many(items, cfg: PrepareConfig = PrepareConfig(), cache_dir: str | P
         cache_dir: cache folder (created).
         workers: worker processes (≤ 1: in this process).
         progress: show a tqdm progress bar.
-        aligner: face aligner to reuse when ``workers`` ≤ 1.
+        aligner: face aligner to use (default: one per process, loaded once).
 
     Returns:
         The ``.npy`` path of each item, in the order of ``items``; ``np.load`` gives its tensor.
@@ -372,33 +379,39 @@ def prepare_many(items, cfg: PrepareConfig = PrepareConfig(), cache_dir: str | P
     samples = [as_sample(it) for it in items]
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    results: list[tuple[str, ...] | None] = [None] * len(samples)
-    bar = tqdm(total=len(samples), desc="mer prepare", unit="sample", disable=not progress)
+    outs = [cache_dir / f"{cache_key(s, cfg)}.npy" for s in samples]
+    todo = [i for i, out in enumerate(outs) if read_cached(out) is None]
+    bar = tqdm(total=len(samples), initial=len(samples) - len(todo), desc="mer prepare", unit="sample",
+               disable=not progress)
 
-    def take(i: int, res: tuple[str, ...]) -> None:
-        results[i] = res
+    def take(res: tuple[str, ...]) -> None:
         bar.update(1)
         if res[0] == "error":
             raise (InputError(res[2], res[3]) if res[1] == "input" else ConfigError(res[3]))
 
     try:
-        if workers <= 1 or len(samples) <= 1:
-            for i, s in enumerate(samples):
-                take(i, _prepare_one(s, cfg, str(cache_dir), aligner))
-        else:
+        if workers <= 1 or len(todo) <= 1:
+            for i in todo:
+                take(_build(samples[i], cfg, str(outs[i]), aligner))
+        elif todo:
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            with ProcessPoolExecutor(max_workers=min(workers, len(samples)), mp_context=mp.get_context("spawn"),
+            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+            if method == "fork" and any(_needs_face(samples[i], cfg) for i in todo):
+                if aligner is not None:
+                    _ALIGNERS[cfg.upsample] = aligner
+                _shared_aligner(cfg)  # loaded once here, inherited by the forked workers
+            with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context(method),
                                      initializer=_init_worker) as pool:
-                futs = {pool.submit(_prepare_one, s, cfg, str(cache_dir)): i for i, s in enumerate(samples)}
+                futs = [pool.submit(_build, samples[i], cfg, str(outs[i])) for i in todo]
                 try:
                     for fut in as_completed(futs):
-                        take(futs[fut], fut.result())
+                        take(fut.result())
                 except BaseException:
                     for f in futs:
                         f.cancel()
                     raise
     finally:
         bar.close()
-    return [Path(r[1]) for r in results]
+    return outs

@@ -113,6 +113,17 @@ def _with_amp_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
     return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0))
 
 
+def input_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of (N, C, T, H, W) inputs, each (C,); std floored at 1e-6."""
+    dims = (0, 2, 3, 4)
+    return x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6)
+
+
+def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """(x − mean) / std per channel, with statistics of the training samples only."""
+    return (x - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)
+
+
 @torch.no_grad()
 def _predict(net: torch.nn.Module, x: torch.Tensor, device: torch.device, bs: int = 128) -> torch.Tensor:
     net.eval()
@@ -195,10 +206,12 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
 
     gen = seed_everything(cfg.seed * 1000 + fold.index, deterministic=False)
     tr = torch.as_tensor(fold.train)
+    mean, std = input_stats(x[tr])                   # statistics of the training subjects only
+    x = standardize(x, mean, std)
     xtr, ytr, xte = x[tr], y[tr], x[torch.as_tensor(fold.test)]
     val = (x[torch.as_tensor(fold.val)], y[torch.as_tensor(fold.val)]) if fold.val else None
     mcfg = _with_amp_channels(cfg, x.shape[1])
-    amplifier = amplifier_for(fold.train) if amplifier_for else None
+    amplifier = _standardized(amplifier_for(fold.train), mean, std) if amplifier_for else None
     out: dict[str, Any] = {"probs": {}, "info": {}}
     mpf = [v for v in cfg.variants if v in VARIANTS]
     if mpf:
@@ -265,6 +278,11 @@ def _amplifier_factory(samples, cfg: LosoConfig):
         return amp
 
     return factory
+
+
+def _standardized(amp, mean: torch.Tensor, std: torch.Tensor):
+    """Wrap a raw-frame amplifier so its re-prepared copies get the same standardisation as the inputs."""
+    return lambda xi, i, phi: standardize(amp(xi, i, phi)[None], mean, std)[0]
 
 
 def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
@@ -344,6 +362,8 @@ def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
     device = pick_device(cfg.device)
     samples, x, y, names = _load(cfg)
     gen = seed_everything(cfg.seed, deterministic=False)
+    mean, std = input_stats(x)
+    x = standardize(x, mean, std)
     variant = cfg.variants[0]
     mcfg = _with_amp_channels(cfg, x.shape[1])
     factory = _amplifier_factory(samples, cfg)
@@ -351,12 +371,12 @@ def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
         net = STSTNet(x.shape[1], len(names))
         train_classifier(net, x, y, cfg.model.baseline, gen, device)
     else:
-        priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device,
-                              factory(list(range(len(samples)))) if factory else None)
+        amp = _standardized(factory(list(range(len(samples)))), mean, std) if factory else None
+        priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device, amp)
         net = build_variant(variant, priors, mcfg).to(device)
         finetune(net, x, y, len(names), mcfg, gen, device)
     meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
-            "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
+            "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
     with atomic_dir(out_dir) as tmp:
         save_weights(net.cpu(), tmp / "model.safetensors", {"variant": variant, "classes": list(names)})
         write_json(tmp / "model.json", meta)

@@ -222,9 +222,10 @@ class FusedULWSleepNet(nn.Module):
         w = list(self.weights)
         for i in range(0, len(w), 6):
             w1, b1, w2, b2, ws, bs = w[i:i + 6]
-            main = F.max_pool1d(F.relu(F.conv1d(h, w1, b1, padding=1)), 2, 2, ceil_mode=True)
-            main = F.max_pool1d(F.relu(F.conv1d(main, w2, b2, padding=1)), 2, 2, ceil_mode=True)
-            h = main + F.conv1d(h, ws, bs, stride=4)
+            # max-pooling before ReLU is exact (both are monotonic) and halves the ReLU work
+            main = F.max_pool1d(F.conv1d(h, w1, b1, padding=1), 2, 2, ceil_mode=True).clamp_min_(0)
+            main = F.max_pool1d(F.conv1d(main, w2, b2, padding=1), 2, 2, ceil_mode=True).clamp_min_(0)
+            h = F.conv1d(h, ws, bs, stride=4).add_(main)
         feats = h.mean(-1).reshape(b, -1)
         return F.linear(feats, self.head_w, self.head_b)
 

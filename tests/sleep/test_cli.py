@@ -1,0 +1,113 @@
+"""`neurotrio sleep ...` from the outside: help, score, export, info, demo, train, and bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from neurotrio.cli import main
+from neurotrio.sleep.edf import DEFAULT_CHANNELS
+from neurotrio.sleep.model import SleepModel, ULWSleepNet, save_model
+from tests.sleep.synthetic import default_stages, write_synthetic_hypnogram, write_synthetic_psg
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    stages = default_stages(12)
+    torch.manual_seed(0)
+    net = ULWSleepNet().eval()
+    net.in_scale.fill_(20.0)
+    return {"psg": write_synthetic_psg(d / "night.edf", stages=stages),
+            "hyp": write_synthetic_hypnogram(d / "hyp.edf", stages),
+            "model": save_model(SleepModel(net, DEFAULT_CHANNELS, "fixed"), d / "m.safetensors")}
+
+
+@pytest.mark.parametrize("command", ["score", "train", "export", "fetch", "demo", "info"])
+def test_every_command_has_help(command: str, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["sleep", command, "--help"])
+    assert exc.value.code == 0
+    assert f"usage: neurotrio sleep {command}" in capsys.readouterr().out
+
+
+def test_score_with_reference_prints_kappa_and_writes_files(files, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main(["sleep", "score", str(files["psg"]), "--reference", str(files["hyp"]), "--model",
+                 str(files["model"]), "--out", str(out), "--compare-all"])
+    text = capsys.readouterr().out
+    assert code == 0 and "kappa" in text and "staged 12 epochs" in text and "confusion matrix" in text
+    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".edf", ".json", ".png"]
+    summary = json.loads((out / "night.score.json").read_text())
+    assert summary["metrics"]["n"] == 12 and summary["channels"] == list(DEFAULT_CHANNELS)
+
+
+def test_channel_mapping_reads_a_renamed_channel(files, tmp_path, capsys) -> None:
+    renamed = write_synthetic_psg(tmp_path / "renamed.edf", n_epochs=3,
+                                  channels=("C4-M1", "EEG Pz-Oz", "EOG horizontal", "EMG submental"))
+    code = main(["sleep", "score", str(renamed), "--model", str(files["model"]), "--no-plot"])
+    assert code == 2 and "--channel" in capsys.readouterr().err
+    code = main(["sleep", "score", str(renamed), "--model", str(files["model"]), "--channel", "EEG Fpz-Cz=C4-M1"])
+    assert code == 0 and "staged 3 epochs" in capsys.readouterr().out
+    assert main(["sleep", "score", str(renamed), "--channel", "nonsense"]) == 2
+    assert "NAME=LABEL" in capsys.readouterr().err
+
+
+def _truncated(files, tmp_path) -> Path:
+    data = files["psg"].read_bytes()
+    bad = tmp_path / "trunc.edf"
+    bad.write_bytes(data[: len(data) // 3])
+    return bad
+
+
+def test_truncated_edf_gives_one_error_line_and_no_output(files, tmp_path, capsys) -> None:
+    code = main(["sleep", "score", str(_truncated(files, tmp_path)), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("error: trunc.edf") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_truncated_edf_through_the_installed_command(files, tmp_path) -> None:
+    exe = Path(sys.executable).parent / "neurotrio"
+    if not exe.exists():
+        pytest.skip(f"{exe} not installed")
+    (tmp_path / "out").mkdir()  # an existing, empty --out stays empty
+    proc = subprocess.run([str(exe), "sleep", "score", str(_truncated(files, tmp_path)), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("error: ")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_export_and_info(files, tmp_path, capsys) -> None:
+    assert main(["sleep", "export", "--model", str(files["model"]), "--out", str(tmp_path / "m.onnx")]) == 0
+    assert "onnxruntime matches torch" in capsys.readouterr().out and (tmp_path / "m.onnx").is_file()
+    assert main(["sleep", "info", "--model", str(files["model"])]) == 0
+    assert "13,337" in capsys.readouterr().out
+
+
+def test_demo_scores_the_embedded_recording(capsys) -> None:
+    assert main(["sleep", "demo"]) == 0
+    out = capsys.readouterr().out
+    assert "kappa" in out and "422 epochs" in out and "trained on the earlier part" in out
+
+
+def test_train_within_recording_on_a_sleep_edf_folder(tmp_path, capsys) -> None:
+    root = tmp_path / "sleep-edf" / "sleep-cassette"
+    stages = default_stages(150)
+    write_synthetic_psg(root / "SC4001E0-PSG.edf", stages=stages, emg_sfreq_hz=100)
+    write_synthetic_hypnogram(root / "SC4001EC-Hypnogram.edf", stages)
+    code = main(["sleep", "train", "--data", str(tmp_path / "sleep-edf"), "--protocol", "within-recording",
+                 "--epochs", "1", "--out", str(tmp_path / "run"), "--device", "cpu", "--set", "batch_size=64"])
+    out = capsys.readouterr().out
+    assert code == 0 and "within-recording (SC4001, development only" in out
+    res = json.loads((tmp_path / "run" / "within-recording.json").read_text())
+    assert res["config"]["epochs"] == 1 and res["config"]["batch_size"] == 64
+    assert res["metrics"]["parts_epochs"] == {"train": 80, "val": 21, "test": 45}
