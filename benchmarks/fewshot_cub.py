@@ -38,7 +38,7 @@ def config(full: bool, cache_dir: str):
                            data=data, pretrain=PretrainConfig(epochs=100, batch_size=64, lr=0.05),
                            finetune=FinetuneConfig(episodes=2000, val_every=200), eval=ev)
     return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, in_channels=3)),
-                       data=data, pretrain=PretrainConfig(epochs=4, batch_size=32, lr=0.05),
+                       data=data, pretrain=PretrainConfig(epochs=3, batch_size=32, lr=0.05),
                        finetune=FinetuneConfig(episodes=30, val_every=15, n_query=10), eval=ev)
 
 

@@ -36,8 +36,8 @@ def configs(cpu_small: bool):
         return MPFNetConfig()
     return MPFNetConfig(
         backbone=CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16, 32), pool_after=(0,), embed_dim=32),
-        gfe=StageConfig(steps=3, lr=3e-3, batch_size=64), afe=StageConfig(steps=3, lr=3e-3, batch_size=64),
-        meta=EpisodeConfig(episodes=20, lr=3e-4), baseline=StageConfig(steps=20, lr=5e-3, weight_decay=0.0,
+        gfe=StageConfig(steps=2, lr=3e-3, batch_size=64), afe=StageConfig(steps=2, lr=3e-3, batch_size=64),
+        meta=EpisodeConfig(episodes=15, lr=3e-4), baseline=StageConfig(steps=15, lr=5e-3, weight_decay=0.0,
                                                                          batch_size=64))
 
 
@@ -77,8 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         p = m[v]["pooled"]
         print(f"variant={v} folds={run['folds']} uf1={p['uf1']:.3f} uar={p['uar']:.3f} acc={p['accuracy']:.3f} "
               f"wall_s={wall:.0f}")
-    scale = ("CPU-scale run (`--cpu-small`): CA-I3D with stem 8, blocks (16, 32) (≈9K parameters), 3 epochs "
-             "per prior stage, 20 episodes of stage 3, STSTNet-like 20 epochs" if args.cpu_small
+    scale = ("CPU-scale run (`--cpu-small`): CA-I3D with stem 8, blocks (16, 32) (10.1K parameters), embedding 32, "
+             "2 epochs per prior stage, 15 episodes of stage 3, STSTNet-like 15 epochs" if args.cpu_small
              else "default (GPU-sized) settings")
     body = (f"## MER: LOSO on the MEGC2019 composite (key `mer-loso`)\n\n"
             f"Command: `OMP_NUM_THREADS=1 python -m benchmarks.mer_loso{' --cpu-small' if args.cpu_small else ''}"

@@ -30,8 +30,8 @@ def smoke_config(method: str = "fslsnn", **data) -> TrainConfig:
         model=FSLSNNConfig(backbone=BackboneConfig(width=0.125, time_steps=2), method=method),
         data=DataConfig(dataset="synthetic", synthetic_classes=30, **data),
         pretrain=PretrainConfig(epochs=2, batch_size=32, lr=0.05),
-        finetune=FinetuneConfig(episodes=6, n_way=5, k_shot=1, n_query=5, val_every=3),
-        eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=40, n_query=5, val_episodes=20),
+        finetune=FinetuneConfig(episodes=4, n_way=5, k_shot=1, n_query=5, val_every=2),
+        eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=40, n_query=5, val_episodes=10),
         bn_recalibration_batches=5,
     )
 

@@ -99,3 +99,15 @@ def test_xlsx_without_openpyxl_asks_for_csv(tmp_path):
     (tmp_path / "sheet.xlsx").write_bytes(b"PK\x03\x04")
     with pytest.raises(DependencyError, match="export the sheet to CSV"):
         load_casme2(tmp_path, tmp_path / "sheet.xlsx")
+
+
+@pytest.mark.realdata
+def test_real_casme2_sequences_labelled_from_composite(shared_data):
+    from neurotrio.microexpression.datasets import load_sequences
+
+    me = shared_data / "microexpression"
+    samples = load_sequences(me / "casme2_sequences", me / "megc2019_composite" / "labels.csv")
+    assert len(samples) == 12 and all(s.kind == "sequence" for s in samples)
+    assert {s.subject for s in samples} == {"casme2_sequences/sub01", "casme2_sequences/sub02",
+                                            "casme2_sequences/sub03"}
+    assert next(s for s in samples if s.name == "EP02_01f").label_name == "positive"   # composite label 1

@@ -41,7 +41,7 @@ def test_full_size_tensor_with_raw_config():
 
     net = CAI3D(RAW_CONFIG).eval()
     with torch.no_grad():
-        assert net(torch.randn(1, 5, 10, 128, 128)).shape == (1, 160)
+        assert net(torch.randn(1, 5, 10, 128, 128)).shape == (1, net.embed_dim)
 
 
 def test_temporal_collapse_equals_zero_padded_3d_ops():
@@ -144,3 +144,26 @@ def test_episode_support_and_query_are_disjoint_and_relabelled():
     for j in range(3):                                  # each episode class maps to one original class
         assert len(set(y[si[sy == j]].tolist()) | set(y[qi[qy == j]].tolist())) == 1
     assert F.one_hot(sy).sum(0).max() <= 5
+
+
+def test_bn_recalibration_averages_exactly_over_the_training_samples():
+    torch.manual_seed(0)
+    gfe = CAI3D(SMALL)
+    net = MPFNet("GFE", gfe, None)
+    x = torch.randn(10, 3, 1, 28, 28) * 3 + 2
+    net.recalibrate_bn(x, batch_size=5)
+    bn = gfe.stem[0][1]
+    with torch.no_grad():
+        conv_out = gfe.stem[0][0](x)
+    assert torch.allclose(bn.running_mean, conv_out.mean(dim=(0, 2, 3, 4)), atol=1e-4)
+    assert bn.momentum == 0.1 and not net.training
+
+
+def test_standardize_uses_given_statistics():
+    from neurotrio.microexpression.train import input_stats, standardize
+
+    x = torch.randn(6, 3, 1, 4, 4) * torch.tensor([1.0, 5.0, 0.1]).view(1, 3, 1, 1, 1) + 7
+    mean, std = input_stats(x)
+    z = standardize(x, mean, std)
+    assert torch.allclose(z.mean(dim=(0, 2, 3, 4)), torch.zeros(3), atol=1e-5)
+    assert torch.allclose(z.std(dim=(0, 2, 3, 4)), torch.ones(3), atol=1e-5)

@@ -79,3 +79,46 @@ def test_real_composite_two_fold_smoke(shared_data, tmp_path):
                      max_folds=2, model=TINY)
     m = run_loso(cfg, tmp_path / "out", progress=False)
     assert m["_run"]["folds"] == 2 and m["P"]["pooled"]["n"] == m["_run"]["samples_tested"] > 0
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_real_sequences_end_to_end_prepare_train_predict(shared_data, tmp_path):
+    me = shared_data / "microexpression"
+    raw = MPFNetConfig(backbone=CAI3DConfig(in_channels=5, stem_channels=8, stem_stride=2, stem_pool=True,
+                                            blocks=(16,), pool_after=(0,)),
+                       gfe=StageConfig(steps=1), afe=StageConfig(steps=1),
+                       meta=EpisodeConfig(episodes=2, k_shot=2, n_query=1))
+    cfg = LosoConfig(dataset="sequences", data=str(me / "casme2_sequences"),
+                     sheet=str(me / "megc2019_composite" / "labels.csv"), variants=("P",), model=raw,
+                     cache_dir=str(tmp_path / "cache"), workers=1)
+    model_dir = train_final(cfg, tmp_path / "model")
+    probs = predict_sample(model_dir, me / "casme2_sequences" / "sub01" / "EP04_02")    # an unlabelled one
+    assert set(probs) == {"negative", "positive", "surprise"} and sum(probs.values()) == pytest.approx(1.0)
+    assert len(list((tmp_path / "cache").glob("*.npy"))) == 12
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_raw_frames_balancing_copies_are_remagnified(shared_data, tmp_path):
+    """CASME II layout built from real face frames: the AFE's amplified copies re-run magnification."""
+    import shutil
+
+    from neurotrio.microexpression.datasets import load_casme2, load_inputs
+    from neurotrio.microexpression.train import _amplifier_factory
+
+    seq = shared_data / "microexpression" / "casme2_sequences" / "sub01" / "EP02_01f"
+    clip = tmp_path / "CASME2_RAW_selected" / "sub01" / "EP02_01f"
+    clip.mkdir(parents=True)
+    for k in range(11):
+        shutil.copy(seq / f"frame_{k}.png", clip / f"img{40 + k}.png")
+    (tmp_path / "coding.csv").write_text("Subject,Filename,OnsetFrame,ApexFrame,Estimated Emotion\n"
+                                         "1,EP02_01f,40,50,happiness\n")
+    samples = load_casme2(tmp_path, tmp_path / "coding.csv")
+    cfg = LosoConfig(dataset="casme2", data=str(tmp_path), cache_dir=str(tmp_path / "cache"), workers=1)
+    x = load_inputs(samples, cache_dir=cfg.cache_dir, workers=1)
+    amp = _amplifier_factory(samples, cfg)([0])
+    copy = amp(x[0], 0, 6.0)
+    assert copy.shape == x[0].shape == (5, 10, 128, 128)
+    assert not torch.equal(copy, x[0])                                       # a different magnification
+    assert float(copy[:2].abs().mean()) > float(x[0][:2].abs().mean())       # larger motion after φ = 6

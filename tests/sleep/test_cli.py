@@ -97,6 +97,8 @@ def test_demo_scores_the_embedded_recording(capsys) -> None:
     assert main(["sleep", "demo"]) == 0
     out = capsys.readouterr().out
     assert "kappa" in out and "422 epochs" in out and "trained on the earlier part" in out
+    kappa = float(out.split("kappa ")[1].split()[0])
+    assert kappa > 0.5  # held-out part of the night (0.600 when the weights were made)
 
 
 def test_train_within_recording_on_a_sleep_edf_folder(tmp_path, capsys) -> None:
@@ -111,3 +113,11 @@ def test_train_within_recording_on_a_sleep_edf_folder(tmp_path, capsys) -> None:
     res = json.loads((tmp_path / "run" / "within-recording.json").read_text())
     assert res["config"]["epochs"] == 1 and res["config"]["batch_size"] == 64
     assert res["metrics"]["parts_epochs"] == {"train": 80, "val": 21, "test": 45}
+
+
+def test_recording_shorter_than_one_epoch_is_refused(tmp_path, capsys) -> None:
+    short = write_synthetic_psg(tmp_path / "short.edf", n_epochs=1, epoch_s=20.0, emg_sfreq_hz=100)
+    code = main(["sleep", "score", str(short), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "shorter than one" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()

@@ -74,13 +74,15 @@ def test_channels_share_one_extractor() -> None:
     torch.testing.assert_close(f[:, :32], g[:, 32:])
 
 
-@pytest.mark.parametrize("n_chans", [1, 4])
-def test_fused_model_equals_the_training_form(n_chans: int) -> None:
+@pytest.mark.parametrize(("n_chans", "epoch_s"), [(1, 30.0), (4, 30.0), (2, 29.99)])
+def test_fused_model_equals_the_training_form(n_chans: int, epoch_s: float) -> None:
+    """Also an odd epoch length (2999 samples), where the even/odd first-layer shortcut does not apply."""
     torch.manual_seed(1)
-    net = randomize_bn(ULWSleepNet(ULWSleepNetConfig(n_chans=n_chans))).eval()
+    cfg = ULWSleepNetConfig(n_chans=n_chans, epoch_s=epoch_s)
+    net = randomize_bn(ULWSleepNet(cfg)).eval()
     net.in_center.fill_(3.0)
     net.in_scale.fill_(20.0)
-    x = torch.randn(7, n_chans, 3000) * 30
+    x = torch.randn(7, n_chans, cfg.n_times) * 30
     with torch.no_grad():
         assert (net.fused()(x) - net(x)).abs().max() < 1e-5
 

@@ -111,7 +111,8 @@ def parse_setting(text: str) -> tuple[int, int]:
 
 def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: int = 0) -> TensorSet:
     """Read a ``(x, label)`` dataset into memory (optionally capped per class and in classes)."""
-    targets = [int(t) for t in getattr(ds, "targets", [ds[i][1] for i in range(len(ds))])]
+    raw = ds.targets if hasattr(ds, "targets") else [ds[i][1] for i in range(len(ds))]
+    targets = [int(t) for t in raw]
     classes = sorted(set(targets))
     if 0 < max_classes < len(classes):
         classes = [classes[int(i)] for i in torch.linspace(0, len(classes) - 1, max_classes).round().long()]

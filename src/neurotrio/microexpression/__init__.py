@@ -16,7 +16,7 @@ from typing import Any
 _EXPORTS = {
     # datasets and protocol
     "MESample": "datasets", "load_composite": "datasets", "load_casme2": "datasets", "load_samm": "datasets",
-    "load_smic": "datasets", "load_dataset": "datasets", "load_inputs": "datasets", "class_names": "datasets",
+    "load_smic": "datasets", "load_sequences": "datasets", "load_dataset": "datasets", "load_inputs": "datasets", "class_names": "datasets",
     "Fold": "loso", "loso_splits": "loso", "fold_share": "loso",
     # preprocessing (mer-prep)
     "PrepareConfig": "preprocess", "prepare_sample": "preprocess", "prepare_sequence": "preprocess",

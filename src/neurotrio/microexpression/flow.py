@@ -5,7 +5,7 @@ pixels from frame i to frame i + 1 (OpenCV contrib ``DualTVL1OpticalFlow``, on g
 ±``clip`` as in the reference code; channels 2–4 are ``|frame_{i+1} − frame_i|`` per RGB channel in grey
 levels 0…255. Scaling for the network is applied later (:class:`PrepareConfig`).
 
-OpenCV's default TV-L1 (5 scales, 5 warps, 30 inner × 10 outer iterations, ε 0.01) costs ~0.3 s per
+OpenCV's default TV-L1 (5 scales, 5 warps, 30 inner × 10 outer iterations, ε 0.01) costs 0.3–0.6 s per
 128×128 pair on one core; :class:`TVL1Params` defaults to a cheaper setting (2 scales, 2 warps, 10 × 3
 iterations, ε 0.01): consecutive-frame motion in a micro-expression sequence is sub-pixel, so a deep
 pyramid is unnecessary, while ε (the stopping threshold) must stay at 0.01 — at 0.02 the flow loses much

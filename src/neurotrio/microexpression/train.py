@@ -109,7 +109,7 @@ def _metrics(y: np.ndarray, p: np.ndarray, n_classes: int) -> dict[str, float]:
     return {"n": int(cm.sum()), "accuracy": accuracy(cm), "uf1": uf1(cm), "uar": uar(cm)}
 
 
-def _with_amp_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
+def _for_input_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
     return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0))
 
 
@@ -210,7 +210,7 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
     x = standardize(x, mean, std)
     xtr, ytr, xte = x[tr], y[tr], x[torch.as_tensor(fold.test)]
     val = (x[torch.as_tensor(fold.val)], y[torch.as_tensor(fold.val)]) if fold.val else None
-    mcfg = _with_amp_channels(cfg, x.shape[1])
+    mcfg = _for_input_channels(cfg, x.shape[1])
     amplifier = _standardized(amplifier_for(fold.train), mean, std) if amplifier_for else None
     out: dict[str, Any] = {"probs": {}, "info": {}}
     mpf = [v for v in cfg.variants if v in VARIANTS]
@@ -365,7 +365,7 @@ def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
     mean, std = input_stats(x)
     x = standardize(x, mean, std)
     variant = cfg.variants[0]
-    mcfg = _with_amp_channels(cfg, x.shape[1])
+    mcfg = _for_input_channels(cfg, x.shape[1])
     factory = _amplifier_factory(samples, cfg)
     if variant == "ststnet":
         net = STSTNet(x.shape[1], len(names))

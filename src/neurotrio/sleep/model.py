@@ -184,7 +184,10 @@ class FusedULWSleepNet(nn.Module):
 
     Per block: each separable conv + batch norm becomes one dense conv (k=3) with bias; the two
     kernel-1 stride-2 shortcut convs become one kernel-1 stride-4 conv (a product of two linear maps).
-    The head's two linear layers (no activation between them) become one matrix.
+    The head's two linear layers (no activation between them) become one matrix. Max-pooling runs
+    before ReLU (exact: both are monotonic). The very first conv (one input channel, k=3, then
+    max-pool 2) runs on the even/odd sample planes: one conv with 2 inputs and 2 x filters outputs
+    gives the conv at even and at odd positions, and their elementwise maximum is the pooled output.
     It is a snapshot: later changes to the source model's weights do not reach it.
     """
 
@@ -205,6 +208,13 @@ class FusedULWSleepNet(nn.Module):
                 convs.append([w1, b1, w2, b2, ws[:, :, None], bs])
             self.weights = nn.ParameterList(nn.Parameter(t.contiguous(), requires_grad=False)
                                             for group in convs for t in group)
+            w1 = convs[0][0]  # (f, 1, 3): taps at t-1, t, t+1
+            f = w1.shape[0]
+            planes = torch.zeros(2 * f, 2, 3)  # inputs: even samples E[j] = x[2j], odd O[j] = x[2j+1]
+            planes[:f, 0, 1], planes[:f, 1, 0], planes[:f, 1, 1] = w1[:, 0, 1], w1[:, 0, 0], w1[:, 0, 2]  # at 2j
+            planes[f:, 0, 1], planes[f:, 0, 2], planes[f:, 1, 1] = w1[:, 0, 0], w1[:, 0, 2], w1[:, 0, 1]  # at 2j+1
+            self.first_planes = nn.Parameter(planes, requires_grad=False)
+            self.first_bias = nn.Parameter(torch.cat([convs[0][1], convs[0][1]]), requires_grad=False)
             head_w = model.classifier.weight @ model.dense.weight
             head_b = model.classifier.weight @ model.dense.bias + model.classifier.bias
             self.head_w = nn.Parameter(head_w.contiguous(), requires_grad=False)
@@ -222,10 +232,19 @@ class FusedULWSleepNet(nn.Module):
         w = list(self.weights)
         for i in range(0, len(w), 6):
             w1, b1, w2, b2, ws, bs = w[i:i + 6]
-            # max-pooling before ReLU is exact (both are monotonic) and halves the ReLU work
-            main = F.max_pool1d(F.conv1d(h, w1, b1, padding=1), 2, 2, ceil_mode=True).clamp_min_(0)
+            if i == 0 and n % 2 == 0:  # conv + pool of the first layer on the even/odd planes
+                y = F.conv1d(h.view(b * ch, n // 2, 2).transpose(1, 2), self.first_planes, self.first_bias,
+                             padding=1)
+                f = w1.shape[0]
+                main = torch.maximum(y[:, :f], y[:, f:]).clamp_min_(0)
+            else:  # max-pooling before ReLU: exact and halves the ReLU work
+                main = F.max_pool1d(F.conv1d(h, w1, b1, padding=1), 2, 2, ceil_mode=True).clamp_min_(0)
             main = F.max_pool1d(F.conv1d(main, w2, b2, padding=1), 2, 2, ceil_mode=True).clamp_min_(0)
-            h = F.conv1d(h, ws, bs, stride=4).add_(main)
+            every4 = h[:, :, ::4]  # the shortcut: kernel 1, stride 4 (a strided conv is slower here)
+            if every4.shape[1] == 1:
+                h = main.addcmul_(ws[:, 0, :], every4).add_(bs[:, None])
+            else:
+                h = F.conv1d(every4.contiguous(), ws, bs).add_(main)
         feats = h.mean(-1).reshape(b, -1)
         return F.linear(feats, self.head_w, self.head_b)
 
