@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import statistics
 import time
 import warnings
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         body = (f"### ULW-SleepNet CPU inference per 30-s epoch (this 2-core CPU, {args.threads} thread)\n\n"
                 f"`OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_inference --threads {args.threads}` — "
                 f"{args.epochs} random 4-channel epochs, median of {args.repeats} interleaved rounds; the machine is "
-                "shared, so compare rows of the same run. Embedded weights; the last two columns are the largest "
+                f"shared (1-min load average {os.getloadavg()[0]:.1f} on 2 cores at the end of this run), so compare rows of the same run. Embedded weights; the last two columns are the largest "
                 f"logit and probability differences from the unfused batch-32 baseline (logits reach "
                 f"{np.abs(reference).max():.0f}, so float32 rounding alone moves them by ~1e-5).\n\n"
                 f"Parameters: {params:,} trainable; FLOPs per epoch: {flops.total / 1e6:.3f}M "

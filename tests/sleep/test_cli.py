@@ -121,3 +121,14 @@ def test_recording_shorter_than_one_epoch_is_refused(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert code == 2 and "shorter than one" in err and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_fetch_is_a_thin_wrapper(monkeypatch, tmp_path, capsys) -> None:
+    import neurotrio.sleep.fetch as fetch
+
+    calls = []
+    monkeypatch.setattr(fetch, "fetch_sleepedf",
+                        lambda dest, subset, progress: calls.append((dest, subset, progress)) or [Path("a"), Path("b")])
+    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subset", "sleep-edf-78", "--quiet"]) == 0
+    assert calls == [(str(tmp_path), "sleep-edf-78", False)]
+    assert "2 files of sleep-edf-78" in capsys.readouterr().out

@@ -74,6 +74,7 @@ def check_aedat4(path: str | Path) -> AedatLayout:
         if root + 4 > head_len:
             raise InputError(path, f"corrupt AEDAT4 header (table offset {root} beyond the {head_len}-byte header)")
         file_data_position = _ioheader_file_data_position(head, root, path)
+        _check_ioheader_description(head, root, path)
         end = size if file_data_position < 0 else file_data_position
         if end > size:
             raise InputError(path, f"truncated AEDAT4 file: packets should end at byte {end}, the file has {size}")
@@ -108,6 +109,29 @@ def _ioheader_file_data_position(head: bytes, root: int, path: Path) -> int:
     if root + field + 8 > len(head):
         raise InputError(path, "corrupt AEDAT4 header (file_data_position outside the header)")
     return struct.unpack_from("<q", head, root + field)[0]
+
+
+def _check_ioheader_description(head: bytes, root: int, path: Path) -> None:
+    """Check that the ``Ioheader`` description (field 2, a string) lies inside the header and is UTF-8.
+
+    The ``aedat`` decoder turns it into a Python string; invalid UTF-8 there makes it abort the whole
+    process (a Rust panic inside a destructor), so it is refused here first.
+    """
+    vt = root - struct.unpack_from("<i", head, root)[0]  # bounds already checked
+    if struct.unpack_from("<H", head, vt)[0] < 10:
+        return
+    field = struct.unpack_from("<H", head, vt + 8)[0]
+    if field == 0:
+        return
+    at = root + field
+    start = at + struct.unpack_from("<I", head, at)[0] if at + 4 <= len(head) else len(head)
+    n = struct.unpack_from("<I", head, start)[0] if start + 4 <= len(head) else len(head)
+    if start + 4 + n > len(head):
+        raise InputError(path, "corrupt AEDAT4 header (description outside the header)")
+    try:
+        head[start + 4:start + 4 + n].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(path, f"corrupt AEDAT4 header (description is not UTF-8 text at byte {exc.start})") from None
 
 
 def _decoder(path: Path):

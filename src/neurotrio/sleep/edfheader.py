@@ -7,6 +7,7 @@ zeros or garbage. :func:`read_edf_header` compares the header's promise with the
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def _number(raw: bytes, what: str, path: Path, kind: type = float):
     text = raw.decode("latin-1").strip()
     try:
         return kind(float(text)) if kind is int else kind(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # int(float("nan")) / int(float("inf"))
         raise InputError(path, f"corrupt EDF header: {what} is {text!r}, not a number") from None
 
 
@@ -116,6 +117,8 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         n_records = _number(fixed[236:244], "the number of data records", path, int)
         record_s = _number(fixed[244:252], "the data record duration", path, float)
         ns = _number(fixed[252:256], "the number of signals", path, int)
+        if not math.isfinite(record_s):
+            raise InputError(path, f"corrupt EDF header: the data record duration is {record_s!r} s")
         if ns < 0 or header_bytes != 256 * (ns + 1):
             raise InputError(path, f"corrupt EDF header: {ns} signals need a {256 * (ns + 1)}-byte header, "
                                    f"the header says {header_bytes}")
@@ -151,6 +154,10 @@ def read_edf_header(path: str | Path) -> EdfHeader:
         header = EdfHeader(**{**header.__dict__, "n_records": n_records})
     if n_records < 0 or record_s < 0:
         raise InputError(path, f"corrupt EDF header: {n_records} data records of {record_s} s")
+    timed = [s for s in signals if not s.is_annotation]
+    if record_s == 0 and timed and n_records > 0:  # EDF+ allows 0-s records only in annotation-only files
+        raise InputError(path, f"corrupt EDF header: data records of 0 s cannot hold the {timed[0].n_samples} "
+                               f"samples per record of signal '{timed[0].label}' (no sampling rate)")
     expected = n_records * header.record_bytes
     if data_bytes < expected:
         raise InputError(path, f"truncated or corrupt EDF: the header says {n_records} data records "

@@ -1,0 +1,1 @@
+"""The bad-input corpus: malformed inputs for every system, written by the tests, run through the CLI."""

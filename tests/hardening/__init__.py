@@ -1,0 +1,1 @@
+"""Hardening: fuzzing, kill-and-resume, determinism."""
