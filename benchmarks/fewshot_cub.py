@@ -1,7 +1,7 @@
 """FSL-SNN on CUB (the 100 development classes: FEAT-train classes train, FEAT-val select, FEAT-test test),
 5w1s and 5w5s beside ProtoNet Conv-4; writes the ``fewshot-cub`` section of BENCHMARKS.md.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.fewshot_cub         # CPU scale (56×56 inputs, ~15-20 min)
+    OMP_NUM_THREADS=1 python -m benchmarks.fewshot_cub         # CPU scale (42×42 inputs, ~15-20 min)
     python -m benchmarks.fewshot_cub --full                     # 84×84, paper scale, for a GPU
 
 Data: ``../shared/data/fewshot/cub`` (46 train, 32 val, 22 test classes present); development data.
@@ -30,7 +30,7 @@ def config(full: bool, cache_dir: str):
     from neurotrio.fewshot.model import BackboneConfig
     from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig
 
-    data = DataConfig(dataset="cub", root=str(shared_data() / "fewshot" / "cub"), image_size=84 if full else 56,
+    data = DataConfig(dataset="cub", root=str(shared_data() / "fewshot" / "cub"), image_size=84 if full else 42,
                       cache_dir=cache_dir)
     ev = EvalConfig(settings=("5w1s", "5w5s"), episodes=600, val_episodes=100)
     if full:
@@ -38,7 +38,7 @@ def config(full: bool, cache_dir: str):
                            data=data, pretrain=PretrainConfig(epochs=100, batch_size=64, lr=0.05),
                            finetune=FinetuneConfig(episodes=2000, val_every=200), eval=ev)
     return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, in_channels=3)),
-                       data=data, pretrain=PretrainConfig(epochs=3, batch_size=32, lr=0.05),
+                       data=data, pretrain=PretrainConfig(epochs=2, batch_size=32, lr=0.05),
                        finetune=FinetuneConfig(episodes=30, val_every=15, n_query=10), eval=ev)
 
 
@@ -67,7 +67,7 @@ fine-tuning {tr['finetune_s']:.0f} s, test {test['eval_s']:.0f} s.
 |---|---|---|---|
 {rows}
 
-The published ProtoNet figure uses 100 training classes at 84×84; this run has 46 training classes{"" if args.full else " at 56×56 and a CPU budget"}.
+The published ProtoNet figure uses 100 training classes at 84×84; this run has 46 training classes{"" if args.full else f" at {cfg.data.image_size}×{cfg.data.image_size} and a CPU budget"}.
 """
     write_section("fewshot-cub", text, args.no_write)
     return 0

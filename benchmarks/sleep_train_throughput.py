@@ -87,9 +87,10 @@ def main(argv: list[str] | None = None) -> int:
     print(line)
     if not args.no_write:
         flags = " ".join(f for f, on in (("--compile", args.compile), ("--amp", args.amp)) if on)
+        cmd = (f"OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_train_throughput --device {args.device} "
+               f"--batch {args.batch} --steps {args.steps} {flags}").rstrip()
         body = ("### ULW-SleepNet training throughput (synthetic 4 x 3000 epochs)\n\n"
-                f"`OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_train_throughput --device {args.device} "
-                f"--batch {args.batch} --steps {args.steps} {flags}`".rstrip() + "` — "
+                f"`{cmd}` — "
                 f"{args.steps} timed steps after {args.warmup} warm-up steps; the step of `train_model` "
                 "(training-form network, Adam AMSGrad, per-batch cosine restarts, data on the device).\n\n"
                 "| device | batch | samples/s | Sleep-EDF-20 20-fold x 50 epochs (42M sample-steps) |\n|---|---|---|---|\n"

@@ -507,7 +507,7 @@ def csv_boundaries_outside_recording(tmp: Path) -> BadInput:
     files = _nomniglot(tmp / "nomni")
     table = files[1].with_suffix(".csv")
     table.write_text("index,start,end\n0,5000000,5100000\n1,9000000,9100000\n2,5200000,5300000\n")
-    return _fs_train(tmp, "nomniglot", tmp / "nomni", table.name, r"data row 2 .* outside the recording 0002\.aedat4")
+    return _fs_train(tmp, "nomniglot", tmp / "nomni", table.name, r"row 2 of its samples .* outside the recording 0002\.aedat4")
 
 
 def csv_end_before_start(tmp: Path) -> BadInput:

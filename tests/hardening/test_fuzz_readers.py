@@ -238,7 +238,7 @@ def test_invalid_utf8_in_the_aedat4_description_is_refused_not_aborted(tmp_path)
 
     data = bytearray(_seeds()["aedat4"])
     i = data.index(b"originalModuleName")
-    data[i + 2:i + 4] = b"\xdd\x8c"
+    data[i + 2:i + 4] = b"\xdd\x28"
     bad = tmp_path / "utf.aedat4"
     bad.write_bytes(bytes(data))
     code = ("import sys\nfrom neurotrio.fewshot.events import read_aedat4\nfrom neurotrio.core.errors import InputError\n"

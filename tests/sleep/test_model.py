@@ -45,9 +45,11 @@ def test_paper_parameter_count_13337_and_untrained_bn_statistics() -> None:
 
 
 def test_flops_at_four_channels_match_the_paper_counting_rule() -> None:
-    flops = count_flops(ULWSleepNet().eval(), torch.zeros(1, 4, 3000))
+    net = ULWSleepNet().eval()
+    flops = count_flops(net.set_dense_product(False), torch.zeros(1, 4, 3000))  # the literal computation
     assert abs(flops.macs - 3.498e6) / 3.498e6 < 0.01
     assert abs(flops.total - 7.88e6) / 7.88e6 < 0.01
+    assert net.set_dense_product(True).flops() == flops  # the helper counts the same, whatever the mode
 
 
 def test_lengths_follow_keras_same_padding_and_pooling() -> None:
@@ -127,3 +129,23 @@ def test_save_and_load_round_trip(tmp_path) -> None:
         torch.testing.assert_close(loaded.net(x), net(x))
     text = model_summary(path)
     assert "9,241" in text and "A, B" in text
+
+
+def test_dense_product_form_equals_depthwise_then_pointwise() -> None:
+    torch.manual_seed(4)
+    net = ULWSleepNet(ULWSleepNetConfig(n_chans=2)).train()
+    x = torch.randn(3, 2, 3000)
+    torch.manual_seed(9)
+    fast = net(x)
+    fast.sum().backward()
+    grads = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    for m in net.modules():
+        if hasattr(m, "dense_product"):
+            m.dense_product = False
+    torch.manual_seed(9)  # the same dropout masks
+    slow = net(x)
+    slow.sum().backward()
+    torch.testing.assert_close(fast, slow, atol=1e-5, rtol=1e-5)
+    for g, p in zip(grads, net.parameters()):
+        torch.testing.assert_close(g, p.grad, atol=1e-4, rtol=1e-4)

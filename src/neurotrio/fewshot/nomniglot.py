@@ -144,7 +144,7 @@ class NOmniglot(Dataset):
         ev = self._character_events(cls)
         first, last = int(ev["t"][0]), int(ev["t"][-1])
         if start < first - BOUNDARY_SLACK_US or end > last + BOUNDARY_SLACK_US:
-            raise InputError(table, f"data row {row + 1} (dataset item {index}) "
+            raise InputError(table, f"row {row + 1} of its samples (dataset item {index}) "
                                     f"spans {start}..{end} µs, outside the recording {rec.name} "
                                     f"({first}..{last} µs)")
         lo, hi = np.searchsorted(ev["t"], [start, end], side="left")
