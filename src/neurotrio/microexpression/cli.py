@@ -29,7 +29,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
             raise ConfigError("--dataset needs --data DIR (the dataset folder)")
         samples = load_dataset(args.dataset, args.data, args.sheet)
         x = load_inputs(samples, cfg, args.cache, workers=args.workers, progress=True)
-        print(f"prepared {len(samples)} {args.dataset} samples → {tuple(x.shape[1:])} each, cached in {args.cache}")
+        where = "flow maps, read directly" if samples[0].kind == "flow" else f"cached in {args.cache}"
+        print(f"prepared {len(samples)} {args.dataset} samples → {tuple(x.shape[1:])} each ({where})")
         return 0
     if not args.source:
         raise ConfigError("give a SOURCE (frames folder, video, sequence folder) or --dataset with --data")
