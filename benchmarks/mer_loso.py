@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cpu-small", action="store_true", help="tiny CA-I3D and few epochs (CPU, ~20-30 min)")
     ap.add_argument("--variants", default="P,C,ststnet")
     ap.add_argument("--max-folds", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=1, help="processes to spread the folds over (1 thread each)")
     ap.add_argument("--out", default="runs/mer_loso")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     ap.add_argument("--from-results", metavar="DIR",
@@ -69,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip: composite data not found at {data}", file=sys.stderr)
             return 0
         cfg = LosoConfig(dataset="composite", data=str(data), variants=tuple(args.variants.split(",")),
-                         max_folds=args.max_folds, model=configs(args.cpu_small))
+                         max_folds=args.max_folds, fold_workers=args.workers, model=configs(args.cpu_small))
         m = run_loso(cfg, args.out, progress=True)
         variants = cfg.variants
     run = m["_run"]

@@ -14,8 +14,10 @@ from neurotrio.microexpression.baselines import STSTNet
 from neurotrio.microexpression.model import CAI3D, CAI3DConfig, CollapsingConv3d, CollapsingMaxPool3d
 from neurotrio.microexpression.mpfnet import Fuse, MPFNet, class_prototypes, cosine_scores
 from neurotrio.microexpression.stages import (
+    _adam,
     amplify_flow,
     balanced_with_amplification,
+    batch_all_triplet_loss,
     batch_hard_triplet_loss,
     sample_episode,
 )
@@ -86,6 +88,37 @@ def test_batch_hard_triplet_loss_by_hand():
     s2 = 2 ** 0.5
     expected = ((s2 + 1) + 1 + 3 + (3 - s2)) / 4
     assert batch_hard_triplet_loss(emb, labels, margin=1.0).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_batch_all_triplet_loss_by_hand_and_collapse_costs_the_margin():
+    emb = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [-1.0, 0.0]])
+    labels = torch.tensor([0, 0, 1, 1])
+    # the 8 triplets (a, p, n): a0 → √2+1, √2−1; a1 → 1, 1; a2 → 3, 3−√2; a3 → 1, 3−√2; sum 12
+    assert batch_all_triplet_loss(emb, labels, margin=1.0).item() == pytest.approx(12 / 8, rel=1e-5)
+    collapsed = torch.ones(6, 4)             # every embedding the same point: d_pos = d_neg = 0
+    y = torch.tensor([0, 0, 1, 1, 2, 2])
+    assert batch_all_triplet_loss(collapsed, y, 1.0).item() == pytest.approx(1.0)
+    assert batch_hard_triplet_loss(collapsed, y, 1.0).item() == pytest.approx(1.0)
+    assert batch_all_triplet_loss(collapsed, torch.zeros(6, dtype=torch.long), 1.0).item() == 0.0
+
+
+def test_stage_learning_rate_is_cosine_annealed_to_zero():
+    from neurotrio.microexpression.stages import StageConfig
+
+    w = nn.Parameter(torch.zeros(1))
+    opt, sched = _adam([w], StageConfig(steps=2, lr=0.1), steps_per_epoch=5)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx(0.1) and lrs[5] == pytest.approx(0.05) and opt.param_groups[0]["lr"] == 0.0
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    opt, sched = _adam([w], StageConfig(steps=2, lr=0.1, cosine=False), steps_per_epoch=5)
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1)
 
 
 def test_prototypes_and_mpfnet_p_combines_similarities_with_gamma():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -58,6 +59,15 @@ def test_validation_subjects_pick_stage3_checkpoints_on_the_training_side(tmp_pa
     m = run_loso(cfg, tmp_path / "out", progress=False)
     info = m["_run"]["fold_info"]["samm/003"]["P"]
     assert len(info["val_history"]) == 2 and info["picked_val_uf1"] == max(h["val_uf1"] for h in info["val_history"])
+
+
+def test_fold_workers_give_the_same_predictions_as_one_process(tmp_path):
+    data = make_composite(tmp_path / "data", n_subjects=4, per_subject=6)
+    cfg = LosoConfig(data=str(data), variants=("P", "ststnet"), max_folds=3, model=TINY)
+    run_loso(cfg, tmp_path / "one", progress=False)
+    m = run_loso(replace(cfg, fold_workers=2), tmp_path / "two", progress=False)
+    assert m["_run"]["fold_workers"] == 2 and m["_run"]["folds"] == 3
+    assert (tmp_path / "one" / "predictions.csv").read_text() == (tmp_path / "two" / "predictions.csv").read_text()
 
 
 def test_final_model_round_trip_and_predict(tmp_path):

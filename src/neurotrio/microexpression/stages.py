@@ -1,8 +1,10 @@
 """The three MPFNet training stages (and the baseline's), each on one fold's training tensors.
 
-- Stage 1, GFE: triplet loss on L2-normalised embeddings, Euclidean distance, margin 1.0, batch-hard
-  mining (for each anchor the farthest positive and nearest negative in the batch; Hermans et al. 2017).
-  Batches are class-balanced (P classes × K samples) so every anchor has positives and negatives.
+- Stage 1, GFE: triplet loss on L2-normalised embeddings, Euclidean distance, margin 1.0, on
+  class-balanced batches (P classes × K samples, so every anchor has positives and negatives), averaged
+  over all valid triplets of the batch ("batch-all"; default) or over each anchor's hardest triplet
+  ("batch-hard", Hermans et al. 2017 — on these 3-class maps it collapses all embeddings to one point,
+  where every triplet costs exactly the margin; see docs/mer.md).
 - Stage 2, AFE: cross-entropy classifier on a class-balanced set: every minority class is topped up to
   the majority count with motion-amplified copies of its own samples, φ ~ U(phi_range) per copy.
 - Stage 3: episodic fine-tuning of the whole MPFNet (both encoders, and the cascade wiring) with N-way
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,12 +31,29 @@ Amplifier = Callable[[Tensor, Tensor, float], Tensor]   # (x (C,T,H,W), index, p
 
 @dataclass(frozen=True)
 class StageConfig:
-    """Optimiser settings of one stage (Adam; ``steps`` are epochs for stages 1–2, episodes for stage 3)."""
+    """Optimiser settings of one stage: Adam for ``steps`` epochs, the learning rate cosine-annealed from
+    ``lr`` to 0 over them when ``cosine`` (else constant)."""
 
     steps: int = 20
     lr: float = 1e-3
     weight_decay: float = 5e-4
     batch_size: int = 32
+    cosine: bool = True
+
+
+def batch_all_triplet_loss(emb: Tensor, labels: Tensor, margin: float = 1.0) -> Tensor:
+    """Mean triplet loss over every valid (anchor, positive, negative) of the batch; embeddings (B, D).
+
+    Embeddings are L2-normalised and compared by Euclidean distance; returns 0 if no triplet exists.
+    """
+    e = F.normalize(emb, dim=1)
+    d = torch.cdist(e, e)                                          # (B, B), in [0, 2]
+    same = labels[:, None] == labels[None, :]
+    eye = torch.eye(len(labels), dtype=torch.bool, device=emb.device)
+    mask = (same & ~eye)[:, :, None] & (~same)[:, None, :]         # (anchor, positive, negative)
+    if not mask.any():
+        return emb.sum() * 0.0
+    return F.relu(d[:, :, None] - d[:, None, :] + margin)[mask].mean()
 
 
 def batch_hard_triplet_loss(emb: Tensor, labels: Tensor, margin: float = 1.0) -> Tensor:
@@ -98,8 +118,13 @@ def balanced_with_amplification(x: Tensor, y: Tensor, phi_range: tuple[float, fl
     return torch.cat(xs), torch.cat(ys)
 
 
-def _adam(params, cfg: StageConfig) -> torch.optim.Optimizer:
-    return torch.optim.Adam([p for p in params if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+def _adam(params, cfg: StageConfig, steps_per_epoch: int):
+    """Adam and its per-batch scheduler (cosine to 0 over all the stage's batches, or constant)."""
+    opt = torch.optim.Adam([p for p in params if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
+    total = max(1, cfg.steps * steps_per_epoch)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, (lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, total) / total))) if cfg.cosine else (lambda i: 1.0))
+    return opt, sched
 
 
 def _pk_batches(y: Tensor, batch_size: int, gen: torch.Generator) -> list[Tensor]:
@@ -118,19 +143,26 @@ def _pk_batches(y: Tensor, batch_size: int, gen: torch.Generator) -> list[Tensor
 
 
 def train_gfe(gfe: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, margin: float, gen: torch.Generator,
-              device: torch.device) -> list[float]:
-    """Stage 1: batch-hard triplet training of ``gfe`` (its ``forward_features``); returns per-epoch loss."""
+              device: torch.device, mining: str = "all") -> list[float]:
+    """Stage 1: triplet training of ``gfe`` (its ``forward_features``); returns the per-epoch loss.
+
+    ``mining``: ``"all"`` (every valid triplet of a batch) or ``"hard"`` (batch-hard).
+    """
+    if mining not in ("all", "hard"):
+        raise ConfigError(f"triplet mining {mining!r}: choose 'all' or 'hard'")
+    loss_fn = batch_all_triplet_loss if mining == "all" else batch_hard_triplet_loss
     gfe.to(device).train()
-    opt = _adam(gfe.parameters(), cfg)
+    opt, sched = _adam(gfe.parameters(), cfg, len(_pk_batches(y, cfg.batch_size, torch.Generator())))
     losses = []
     for _ in range(cfg.steps):
         total = 0.0
         batches = _pk_batches(y, cfg.batch_size, gen)
         for idx in batches:
-            loss = batch_hard_triplet_loss(gfe.forward_features(x[idx].to(device)), y[idx].to(device), margin)
+            loss = loss_fn(gfe.forward_features(x[idx].to(device)), y[idx].to(device), margin)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             total += float(loss.detach())
         losses.append(total / len(batches))
     return losses
@@ -144,7 +176,7 @@ def train_classifier(net: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, gen
     ``prefix`` maps a raw batch to the network's input (the MPFNet-C cascade: x ↦ x ⊕ fuse(gfe maps)).
     """
     net.to(device).train()
-    opt = _adam([*net.parameters(), *(extra_params or [])], cfg)
+    opt, sched = _adam([*net.parameters(), *(extra_params or [])], cfg, math.ceil(len(y) / cfg.batch_size))
     losses = []
     for _ in range(cfg.steps):
         perm = torch.randperm(len(y), generator=gen)
@@ -160,6 +192,7 @@ def train_classifier(net: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, gen
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             total, n = total + float(loss.detach()), n + 1
         losses.append(total / max(n, 1))
     return losses

@@ -51,6 +51,7 @@ class MPFNetConfig:
         temperature: scale of cosine logits in stage 3.
         fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
         margin: triplet margin (L2 distance between normalised embeddings).
+        triplet_mining: ``all`` (mean over every valid triplet of a batch) or ``hard`` (batch-hard).
         phi_range: amplification factor range of the stage-2 balancing copies, within [1, 10].
         gfe: stage 1 (``steps`` = epochs); afe: stage 2 (epochs); meta: stage 3 (episodes).
         baseline: training of the STSTNet-like baseline (epochs).
@@ -61,6 +62,7 @@ class MPFNetConfig:
     temperature: float = 10.0
     fuse_channels: int = 3
     margin: float = 1.0
+    triplet_mining: str = "all"
     phi_range: tuple[float, float] = (1.0, 3.0)
     gfe: StageConfig = StageConfig(steps=20, lr=1e-3)
     afe: StageConfig = StageConfig(steps=20, lr=1e-3)
@@ -81,7 +83,9 @@ class LosoConfig:
         n_val_subjects: validation subjects per fold, drawn from the training side; stage 3 then keeps
             the checkpoint with the best validation UF1 (checked ``val_checks`` times).
         seed, device: ``auto`` picks CUDA when present.
-        cache_dir: prepared-tensor cache for raw-frame datasets.
+        cache_dir: prepared-tensor cache for raw-frame datasets; workers: processes preparing it.
+        fold_workers: processes the folds are spread over (round robin, ``fold_share``), one thread each;
+            results do not depend on it (each fold is seeded by its index).
     """
 
     dataset: str = "composite"
@@ -96,6 +100,7 @@ class LosoConfig:
     device: str = "auto"
     cache_dir: str = ".mer_cache"
     workers: int = 2
+    fold_workers: int = 1
     model: MPFNetConfig = field(default_factory=MPFNetConfig)
 
     def __post_init__(self) -> None:
@@ -141,7 +146,7 @@ def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetC
     out: dict[str, Any] = {"losses": {}}
     if need_g:
         gfe = CAI3D(mcfg.backbone)
-        out["losses"]["gfe"] = train_gfe(gfe, x, y, mcfg.gfe, mcfg.margin, gen, device)
+        out["losses"]["gfe"] = train_gfe(gfe, x, y, mcfg.gfe, mcfg.margin, gen, device, mcfg.triplet_mining)
         out["gfe"] = gfe
     if need_a or "C" in variants:
         xb, yb = balanced_with_amplification(x, y, mcfg.phi_range, gen, amplifier)
@@ -285,19 +290,10 @@ def _standardized(amp, mean: torch.Tensor, std: torch.Tensor):
     return lambda xi, i, phi: standardize(amp(xi, i, phi)[None], mean, std)[0]
 
 
-def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Run LOSO for every variant in ``cfg`` and write results into ``out_dir`` (atomically).
-
-    Writes ``results.json`` (metrics per variant: pooled, per sub-database, per fold; config; provenance),
-    ``results.md``, ``predictions.csv`` (one row per test sample and variant) and ``config.yaml``.
-
-    Returns:
-        The metrics dict (also in results.json under ``metrics``).
-    """
+def _run_folds(cfg: LosoConfig, fold_indices: list[int] | None, progress: bool) -> tuple[list[dict], dict]:
+    """Run the given folds (None: those ``cfg`` selects) in this process: (test-sample records, fold infos)."""
     from tqdm.auto import tqdm
 
-    from neurotrio.core.io import atomic_dir, atomic_write_text
-    from neurotrio.core.results import write_results
     from neurotrio.core.seed import pick_device
     from neurotrio.microexpression.loso import loso_splits
 
@@ -305,23 +301,71 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dic
     samples, x, y, names = _load(cfg)
     subjects = [s.subject for s in samples]
     n_subj = len(set(subjects))
-    keep = list(cfg.folds) or (list(range(min(cfg.max_folds, n_subj))) if cfg.max_folds else None)
-    folds = loso_splits(subjects, cfg.n_val_subjects, cfg.seed, keep)
+    if fold_indices is None:
+        fold_indices = list(cfg.folds) or (list(range(min(cfg.max_folds, n_subj))) if cfg.max_folds else None)
+    folds = loso_splits(subjects, cfg.n_val_subjects, cfg.seed, fold_indices)
     factory = _amplifier_factory(samples, cfg)
-    records, infos, t0 = [], {}, time.perf_counter()
+    records, infos = [], {}
+    for fold in tqdm(folds, desc="LOSO folds", disable=not progress):
+        res = run_fold(x, y, fold, len(names), cfg, device, factory)
+        infos[fold.test_subject] = res["info"]
+        for j, i in enumerate(fold.test):
+            rec = {"fold": fold.index, "subject": fold.test_subject, "database": samples[i].database,
+                   "sample": samples[i].name, "label": int(y[i])}
+            rec.update({f"pred_{v}": int(p[j].argmax()) for v, p in res["probs"].items()})
+            records.append(rec)
+    return records, infos
+
+
+def _fold_worker(cfg: LosoConfig, fold_indices: list[int]) -> tuple[list[dict], dict]:
+    torch.set_num_threads(1)
+    return _run_folds(cfg, fold_indices, progress=False)
+
+
+def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Run LOSO for every variant in ``cfg`` and write results into ``out_dir`` (atomically).
+
+    With ``cfg.fold_workers`` > 1 the folds are spread round robin over that many processes (one
+    thread each); every fold is seeded by its index, so the results are the same as in one process.
+
+    Writes ``results.json`` (metrics per variant: pooled, per sub-database, per fold; config; provenance),
+    ``results.md``, ``predictions.csv`` (one row per test sample and variant) and ``config.yaml``.
+
+    Returns:
+        The metrics dict (also in results.json under ``metrics``).
+    """
+    from neurotrio.core.io import atomic_dir, atomic_write_text
+    from neurotrio.core.results import write_results
+    from neurotrio.core.seed import pick_device
+    from neurotrio.microexpression.datasets import class_names, load_dataset
+    from neurotrio.microexpression.loso import fold_share
+
+    device = pick_device(cfg.device)
+    names = class_names(cfg.dataset)
+    if not cfg.data:
+        raise ConfigError("no dataset folder: pass --data DIR (or set data= in the config)")
+    n_subj = len({s.subject for s in load_dataset(cfg.dataset, cfg.data, cfg.sheet or None)})
+    keep = list(cfg.folds) or list(range(min(cfg.max_folds, n_subj) if cfg.max_folds else n_subj))
+    t0 = time.perf_counter()
     with atomic_dir(out_dir) as tmp:
-        for fold in tqdm(folds, desc="LOSO folds", disable=not progress):
-            res = run_fold(x, y, fold, len(names), cfg, device, factory)
-            infos[fold.test_subject] = res["info"]
-            for j, i in enumerate(fold.test):
-                rec = {"fold": fold.index, "subject": fold.test_subject, "database": samples[i].database,
-                       "sample": samples[i].name, "label": int(y[i])}
-                rec.update({f"pred_{v}": int(p[j].argmax()) for v, p in res["probs"].items()})
-                records.append(rec)
+        if cfg.fold_workers > 1 and len(keep) > 1:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            _load(cfg)                                  # prepare any cache once, before the workers read it
+            n = min(cfg.fold_workers, len(keep))
+            shares = [[keep[j] for j in fold_share(len(keep), w, n)] for w in range(n)]
+            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+                parts = list(pool.map(_fold_worker, [cfg] * n, shares))
+            records = sorted((r for p in parts for r in p[0]), key=lambda r: r["fold"])
+            infos = {k: v for p in parts for k, v in p[1].items()}
+        else:
+            records, infos = _run_folds(cfg, keep, progress)
         wall = time.perf_counter() - t0
         metrics = summarize(records, cfg.variants, names)
-        metrics["_run"] = {"wall_s": wall, "folds": len(folds), "subjects": n_subj, "samples_tested": len(records),
-                           "device": str(device), "classes": list(names), "fold_info": infos}
+        metrics["_run"] = {"wall_s": wall, "folds": len(keep), "subjects": n_subj, "samples_tested": len(records),
+                           "device": str(device), "fold_workers": max(1, min(cfg.fold_workers, len(keep))),
+                           "classes": list(names), "fold_info": infos}
         write_results(tmp, "results", metrics, cfg, seed=cfg.seed, markdown=results_markdown(metrics, cfg))
         cols = list(records[0])
         atomic_write_text(tmp / "predictions.csv", "\n".join(
