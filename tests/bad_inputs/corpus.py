@@ -634,9 +634,7 @@ CORPUS = [
     pytest.param(edf_inverted_digital_range, id="edf-inverted-digital-range"),
     pytest.param(edf_record_duration_zero, id="edf-record-duration-zero"),
     pytest.param(edf_record_duration_nan, id="edf-record-duration-nan"),
-    pytest.param(edf_eeg_at_7_hz, id="edf-eeg-at-7-hz", marks=pytest.mark.xfail(
-        strict=True, reason="sleep: an EEG channel sampled at 7 Hz is interpolated up to 100 Hz and staged "
-                            "without complaint (no minimum-rate rule in sleep/edf.py)")),
+    pytest.param(edf_eeg_at_7_hz, id="edf-eeg-at-7-hz"),
     pytest.param(edf_nan_channel, id="edf-nan-channel"),
     pytest.param(edf_inf_channel, id="edf-inf-channel"),
     pytest.param(edf_flat_channel, id="edf-flat-channel"),

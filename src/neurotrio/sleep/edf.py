@@ -152,6 +152,21 @@ def resample(x: np.ndarray, from_hz: float, to_hz: float, n_out: int | None = No
     return y[:, :n_out]
 
 
+MIN_WAVEFORM_HZ = 50.0
+"""Lowest native rate accepted for EEG and EOG channels: sleep EEG carries spindles (11-16 Hz) and the
+model reads 100-Hz input, so a slower channel cannot hold what the model needs. EMG is exempt: Sleep-EDF
+stores it as a 1-Hz envelope."""
+
+
+def _check_waveform_rates(path: Path, channels: Sequence[str], labels: Sequence[str],
+                          rates: Sequence[float]) -> None:
+    for name, label, rate in zip(channels, labels, rates):
+        kind = next((k for k in ("EEG", "EOG") if k in f"{name} {label}".upper()), None)
+        if kind and rate < MIN_WAVEFORM_HZ:
+            raise InputError(path, f"channel '{label}' is sampled at {rate:g} Hz; {kind} needs at least "
+                                   f"{MIN_WAVEFORM_HZ:g} Hz (sampling rate too low for sleep staging)")
+
+
 class _Reader:
     """Opened EDF: resolved channels grouped by native rate, one MNE raw per group (lazy, no preload)."""
 
@@ -171,6 +186,7 @@ class _Reader:
         by_label = {s.label: s for s in reversed(signals)}
         self.sfreq_hz = float(sfreq_hz)
         self.rates = [by_label[lab].sfreq_hz for lab in self.labels]
+        _check_waveform_rates(self.path, self.channels, self.labels, self.rates)
         self.scale = [1e6 if by_label[lab].unit in _VOLT_UNITS else 1.0 for lab in self.labels]
         reader = mne.io.read_raw_bdf if self.header.is_bdf else mne.io.read_raw_edf
         self.groups: dict[float, tuple[list[int], object]] = {}
