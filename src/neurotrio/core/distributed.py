@@ -80,6 +80,12 @@ def gather_objects(obj: object) -> list:
     return out
 
 
+def barrier() -> None:
+    """Wait for every rank (no-op when not distributed)."""
+    if is_distributed():
+        dist.barrier()
+
+
 def all_reduce_sum(t: torch.Tensor) -> torch.Tensor:
     """Sum a tensor across ranks (identity when not distributed)."""
     if is_distributed():

@@ -61,6 +61,7 @@ def fit(
     progress: bool = True,
     desc: str = "train",
     config: dict[str, Any] | None = None,
+    data_parallel: bool = True,
 ) -> History:
     """Train ``model`` in place and return its history.
 
@@ -69,12 +70,14 @@ def fit(
         select: a key of ``validate``'s metrics; the epoch maximising it is restored at the end.
         checkpoint: path of the training-state file written atomically after every epoch.
         resume: continue from ``checkpoint`` if it exists (model, optimizer, scheduler, RNG, epoch).
+        data_parallel: under torchrun, wrap in DistributedDataParallel (ranks share one training). Pass
+            False when each rank trains its own job (folds spread across ranks); each then checkpoints.
     """
     from tqdm.auto import tqdm
 
     step = step or classification_step()
     model.to(device)
-    net = distributed.wrap_model(model, device)
+    net = distributed.wrap_model(model, device) if data_parallel else model
     history, start, best, best_state = History(), 0, float("-inf"), None
     loader_gen = getattr(train_loader, "generator", None)  # the shuffling stream must resume too
     if resume and checkpoint and Path(checkpoint).exists():
@@ -111,7 +114,8 @@ def fit(
             bar.set_postfix(loss=f"{total / count:.4f}")
         if scheduler is not None and not scheduler_per_batch:
             scheduler.step()
-        sums = distributed.all_reduce_sum(torch.tensor([total, count], dtype=torch.float64))
+        sums = torch.tensor([total, count], dtype=torch.float64)
+        sums = distributed.all_reduce_sum(sums) if data_parallel else sums
         record = {"epoch": epoch + 1, "train_loss": float(sums[0] / max(float(sums[1]), 1.0))}
         if validate is not None:
             model.eval()
@@ -120,7 +124,7 @@ def fit(
                 best, history.best_epoch = float(record[select]), epoch + 1
                 best_state = copy.deepcopy(model.state_dict())
         history.epochs.append(record)
-        if checkpoint and distributed.is_main():
+        if checkpoint and (distributed.is_main() or not data_parallel):
             save_training_state(
                 checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),
                 scheduler=scheduler.state_dict() if scheduler is not None else None, epoch=epoch + 1,

@@ -43,8 +43,11 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from neurotrio.core.distributed import init_distributed, is_main
     from neurotrio.sleep.sleepedf import find_records, load_sleepedf, prepare_record
     from neurotrio.sleep.train import TrainConfig, cross_validate, run_within_recording
+
+    init_distributed()  # a no-op unless launched by torchrun
 
     cfg = config_from_args(TrainConfig, args, protocol=args.protocol, subset=args.subset, epochs=args.epochs,
                            seed=args.seed, device=args.device)
@@ -56,6 +59,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"record {args.record!r} not in {args.data}; found {', '.join(r.record for r in records)}")
         night = prepare_record(chosen[0], cfg.channels, cfg.model.sfreq_hz, cfg.trim_wake_min, args.cache, aliases)
         res = run_within_recording(night, cfg, args.out)
+        if not is_main():
+            return 0
         m = res["test"]
         print(f"within-recording ({night.record}, development only; not a Sleep-EDF-20/78 result): test on "
               f"{m['n']} later epochs: accuracy {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} kappa {m['kappa']:.3f}")
@@ -63,6 +68,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         nights = load_sleepedf(args.data, cfg.subset, cfg.channels, args.cache, progress=True,
                                sfreq_hz=cfg.model.sfreq_hz, trim_wake_min=cfg.trim_wake_min, aliases=aliases)
         res = cross_validate(nights, cfg, args.out, resume=args.resume)
+        if not is_main():
+            return 0
         p = res["pooled"]
         print(f"{cfg.subset}, {res['n_folds']}-fold subject-wise: pooled accuracy {p['accuracy']:.3f} "
               f"macro-F1 {p['macro_f1']:.3f} kappa {p['kappa']:.3f} over {p['n']} epochs")

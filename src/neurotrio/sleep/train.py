@@ -132,7 +132,7 @@ def metrics_of(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_val: np.ndarray | None = None,
                 y_val: np.ndarray | None = None, checkpoint: str | Path | None = None, resume: bool = False,
-                progress: bool = True, desc: str = "train") -> tuple[SleepModel, Any]:
+                progress: bool = True, desc: str = "train", data_parallel: bool = True) -> tuple[SleepModel, Any]:
     """Train one ULW-SleepNet; with validation data the best validation epoch is kept.
 
     Args:
@@ -187,7 +187,7 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
 
     history = fit(net, batches, optimizer, cfg.epochs, device, step=step, scheduler=scheduler,
                   scheduler_per_batch=True, validate=validate, select=select, checkpoint=checkpoint,
-                  resume=resume, progress=progress, desc=desc, config=to_dict(cfg))
+                  resume=resume, progress=progress, desc=desc, config=to_dict(cfg), data_parallel=data_parallel)
     net = net.cpu().eval()
     meta = {"train_config": to_dict(cfg), "best_epoch": history.best_epoch, "n_train_epochs": int(len(y_train)),
             "n_val_epochs": int(len(y_val)) if y_val is not None else 0}
@@ -221,7 +221,7 @@ def _report(name: str, pooled: dict[str, Any], rows: list[list[Any]], headers: l
 
 
 def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path, resume: bool = False,
-                   progress: bool = True) -> dict[str, Any]:
+                   progress: bool = True) -> dict[str, Any] | None:
     """Subject-wise k-fold cross-validation on prepared Sleep-EDF nights.
 
     Each fold trains on its training subjects, keeps the best epoch on its validation subjects (drawn
@@ -234,9 +234,15 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
         nights: :class:`~neurotrio.sleep.sleepedf.PreparedEpochs`, one per night.
         cfg: config (``n_folds`` None: 20 for Sleep-EDF-20, 10 for Sleep-EDF-78).
 
+    Under torchrun the folds are spread across the ranks (each trains its own, without DDP); rank 0 then
+    pools every fold's saved test predictions and writes the summary.
+
     Returns:
-        ``{"folds": [...], "pooled": {...}}``.
+        ``{"folds": [...], "pooled": {...}}``; None on ranks other than 0.
     """
+    import json
+
+    from neurotrio.core import distributed
     from neurotrio.core.io import write_json
     from neurotrio.core.plots import plot_confusion
     from neurotrio.core.results import write_results
@@ -250,27 +256,31 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
     k = cfg.n_folds or default_n_folds(cfg.subset, len(set(subjects)))
     val = int(cfg.val_subjects) if cfg.val_subjects >= 1 else cfg.val_subjects
     folds = subject_kfold(subjects, k, val, cfg.seed)
-    y_all, p_all, per_fold = [], [], []
+    mine = {f.index for f in distributed.shard(folds)}  # under torchrun, folds are spread across ranks
     for fold in folds:
-        part = {s: [n for n in nights if n.subject in getattr(fold, s)] for s in ("train", "val", "test")}
         done = out / f"fold{fold.index}.json"
-        x_te, y_te = stack(part["test"], cfg.normalization)
-        if resume and done.exists():
-            import json
-
-            rec = json.loads(done.read_text())
-            proba = np.asarray(rec["test_proba"], np.float32)
-        else:
-            x_tr, y_tr = stack(part["train"], cfg.normalization)
-            x_va, y_va = stack(part["val"], cfg.normalization)
-            model, history = train_model(x_tr, y_tr, cfg, x_va, y_va, checkpoint=out / f"fold{fold.index}.state.pt",
-                                         resume=resume, progress=progress, desc=f"fold {fold.index + 1}/{k}")
-            proba = predict(model.net, x_te)
-            save_model(model, out / f"fold{fold.index}.safetensors", fold=dataclasses.asdict(fold))
-            rec = {"fold": dataclasses.asdict(fold), "best_epoch": history.best_epoch, "history": history.epochs,
-                   "test_records": [n.record for n in part["test"]], "test_proba": proba.round(5).tolist()}
-            write_json(done, rec)
-            (out / f"fold{fold.index}.state.pt").unlink(missing_ok=True)
+        if fold.index not in mine or (resume and done.exists()):
+            continue
+        part = {s: [n for n in nights if n.subject in getattr(fold, s)] for s in ("train", "val", "test")}
+        x_tr, y_tr = stack(part["train"], cfg.normalization)
+        x_va, y_va = stack(part["val"], cfg.normalization)
+        model, history = train_model(x_tr, y_tr, cfg, x_va, y_va, checkpoint=out / f"fold{fold.index}.state.pt",
+                                     resume=resume, progress=progress, desc=f"fold {fold.index + 1}/{k}",
+                                     data_parallel=False)
+        proba = predict(model.net, stack(part["test"], cfg.normalization)[0])
+        save_model(model, out / f"fold{fold.index}.safetensors", fold=dataclasses.asdict(fold))
+        write_json(done, {"fold": dataclasses.asdict(fold), "best_epoch": history.best_epoch,
+                          "history": history.epochs, "test_records": [n.record for n in part["test"]],
+                          "test_proba": proba.round(5).tolist()})
+        (out / f"fold{fold.index}.state.pt").unlink(missing_ok=True)
+    distributed.barrier()
+    if not distributed.is_main():
+        return None
+    y_all, p_all, per_fold = [], [], []
+    for fold in folds:  # every fold's test predictions, from the files the ranks wrote
+        rec = json.loads((out / f"fold{fold.index}.json").read_text())
+        y_te = np.concatenate([n.y for n in nights if n.subject in fold.test])
+        proba = np.asarray(rec["test_proba"], np.float32)
         m = metrics_of(y_te, proba)
         per_fold.append({"fold": fold.index, "test_subjects": list(fold.test), "val_subjects": list(fold.val),
                          "best_epoch": rec.get("best_epoch"), **{k_: m[k_] for k_ in ("n", "accuracy", "macro_f1", "kappa")}})
@@ -293,7 +303,8 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
     return result
 
 
-def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path,
+                         progress: bool = True) -> dict[str, Any] | None:
     """The within-recording development protocol on ONE night (never a Sleep-EDF-20/78 result).
 
     Trains on the early part of the night, keeps the best epoch on the validation block just before the
@@ -313,6 +324,10 @@ def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path, prog
                                  progress=progress, desc="within-recording")
     proba = predict(model.net, x[split.test])
     m = metrics_of(night.y[split.test], proba)
+    from neurotrio.core import distributed
+
+    if not distributed.is_main():  # under torchrun the ranks trained one model together (DDP)
+        return None
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_model(model, out / "model.safetensors", protocol="within-recording", record=night.record)
