@@ -25,9 +25,10 @@ import numpy as np
 import torch
 
 from neurotrio.core.errors import ConfigError
-from neurotrio.core.metrics import accuracy, confusion_matrix, uar, uf1
 from neurotrio.microexpression.model import CAI3D, CAI3DConfig
 from neurotrio.microexpression.mpfnet import VARIANTS, Fuse, MPFNet, make_afe
+from neurotrio.microexpression.report import metrics_of as _metrics
+from neurotrio.microexpression.report import results_markdown, summarize
 from neurotrio.microexpression.stages import (
     EpisodeConfig,
     StageConfig,
@@ -41,12 +42,19 @@ log = logging.getLogger(__name__)
 ALL_VARIANTS = (*VARIANTS, "ststnet")
 
 
+#: The validated default backbone for the composite's 28×28 maps (10.1K parameters; docs/mer.md).
+SMALL_BACKBONE = CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16, 32), pool_after=(0,), embed_dim=32)
+
+
 @dataclass(frozen=True)
 class MPFNetConfig:
     """MPFNet model and training settings (shared by every fold).
 
+    The defaults are the settings chosen on training-side validation subjects (docs/mer.md, "Tuning").
+
     Attributes:
-        backbone: CA-I3D width/depth of both encoders (``in_channels`` must match the data).
+        backbone: CA-I3D width/depth of both encoders (``in_channels`` is set from the data); the default
+            is ``SMALL_BACKBONE``; ``model.RAW_CONFIG`` suits the full (5, 10, 128, 128) tensors.
         gamma: weight of the AFE similarity in MPFNet-P.
         temperature: scale of cosine logits in stage 3.
         fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
@@ -57,17 +65,17 @@ class MPFNetConfig:
         baseline: training of the STSTNet-like baseline (epochs).
     """
 
-    backbone: CAI3DConfig = CAI3DConfig()
+    backbone: CAI3DConfig = SMALL_BACKBONE
     gamma: float = 0.7
     temperature: float = 10.0
     fuse_channels: int = 3
     margin: float = 1.0
     triplet_mining: str = "all"
     phi_range: tuple[float, float] = (1.0, 3.0)
-    gfe: StageConfig = StageConfig(steps=20, lr=1e-3)
-    afe: StageConfig = StageConfig(steps=20, lr=1e-3)
-    meta: EpisodeConfig = EpisodeConfig()
-    baseline: StageConfig = StageConfig(steps=60, lr=5e-3, weight_decay=0.0)
+    gfe: StageConfig = StageConfig(steps=12, lr=3e-3, batch_size=64)
+    afe: StageConfig = StageConfig(steps=12, lr=3e-3, batch_size=64)
+    meta: EpisodeConfig = EpisodeConfig(episodes=40, lr=3e-4)
+    baseline: StageConfig = StageConfig(steps=15, lr=5e-3, weight_decay=0.0, batch_size=64)
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,6 @@ class LosoConfig:
         bad = [v for v in self.variants if v not in ALL_VARIANTS]
         if bad or not self.variants:
             raise ConfigError(f"unknown variant(s) {bad or '(none)'}; choose from {', '.join(ALL_VARIANTS)}")
-
-
-def _metrics(y: np.ndarray, p: np.ndarray, n_classes: int) -> dict[str, float]:
-    cm = confusion_matrix(y, p, n_classes)
-    return {"n": int(cm.sum()), "accuracy": accuracy(cm), "uf1": uf1(cm), "uar": uar(cm)}
 
 
 def _for_input_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
@@ -233,29 +236,6 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
     return out
 
 
-def summarize(records: list[dict[str, Any]], variants: tuple[str, ...], class_names: tuple[str, ...]) -> dict:
-    """Per-variant metrics: pooled overall, pooled per sub-database, and per fold (mean over folds too).
-
-    ``records`` holds one dict per test sample: fold, subject, database, label, and ``pred_<variant>``.
-    """
-    k = len(class_names)
-    y = np.array([r["label"] for r in records])
-    dbs = np.array([r["database"] for r in records])
-    folds = np.array([r["fold"] for r in records])
-    out = {}
-    for v in variants:
-        p = np.array([r[f"pred_{v}"] for r in records])
-        per_fold = {str(f): _metrics(y[folds == f], p[folds == f], k) for f in sorted(set(folds.tolist()))}
-        out[v] = {
-            "pooled": _metrics(y, p, k),
-            "per_database": {d: _metrics(y[dbs == d], p[dbs == d], k) for d in sorted(set(dbs.tolist()))},
-            "per_fold": per_fold,
-            "fold_mean": {m: float(np.nanmean([f[m] for f in per_fold.values()])) for m in ("accuracy", "uf1", "uar")},
-            "confusion_matrix": confusion_matrix(y, p, k).tolist(),
-        }
-    return out
-
-
 def _load(cfg: LosoConfig):
     from neurotrio.microexpression.datasets import class_names, load_dataset, load_inputs
 
@@ -371,24 +351,6 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dic
         atomic_write_text(tmp / "predictions.csv", "\n".join(
             [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in records]) + "\n")
     return metrics
-
-
-def results_markdown(metrics: dict[str, Any], cfg: LosoConfig) -> str:
-    """A Markdown table: per variant, pooled and per-database UF1 / UAR / accuracy."""
-    from neurotrio.core.results import markdown_table
-
-    dbs = sorted({d for v in cfg.variants for d in metrics[v]["per_database"]})
-    headers = ["variant", "UF1", "UAR", "acc"] + [f"{d} UF1/UAR" for d in dbs]
-    rows = []
-    for v in cfg.variants:
-        m = metrics[v]
-        rows.append([v, m["pooled"]["uf1"], m["pooled"]["uar"], m["pooled"]["accuracy"]]
-                    + [f"{m['per_database'][d]['uf1']:.3f}/{m['per_database'][d]['uar']:.3f}"
-                       if d in m["per_database"] else "-" for d in dbs])
-    run = metrics["_run"]
-    return (f"# LOSO on {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
-            f"{run['wall_s']:.0f} s on {run['device']}\n\nPooled over folds (predictions concatenated).\n\n"
-            + markdown_table(headers, rows))
 
 
 def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
