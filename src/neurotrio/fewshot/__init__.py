@@ -7,8 +7,7 @@ Exports are loaded lazily so ``import neurotrio.fewshot`` (and ``neurotrio --hel
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from neurotrio.core.lazy import lazy_exports
 
 _EXPORTS = {
     "BackboneConfig": "model", "SpikingVGG": "model", "twin_config": "model",
@@ -28,8 +27,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"neurotrio.fewshot.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'neurotrio.fewshot' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)

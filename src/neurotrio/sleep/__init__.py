@@ -10,8 +10,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from neurotrio.core.lazy import lazy_exports
 
 _EXPORTS = {
     "ULWSleepNet": "model", "ULWSleepNetConfig": "model", "FusedULWSleepNet": "model", "SleepModel": "model",
@@ -28,8 +27,4 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(f"neurotrio.sleep.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'neurotrio.sleep' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _EXPORTS)
