@@ -1,13 +1,14 @@
 """CPU inference time per 30-s epoch of ULW-SleepNet: straightforward PyTorch vs the fused form vs onnxruntime.
 
-    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_inference [--threads 1] [--repeats 7] [--no-write]
+    .venv/bin/python -m benchmarks.sleep_inference [--threads 1] [--repeats 7] [--no-write]
 
 All variants run in the same process on the same random epochs (4 channels x 3000 samples), interleaved
 round by round so machine load hits them alike; each figure is the median over rounds of the time to stage
 ``--epochs`` epochs, divided by that number. The baseline is the unfused training-form model in eval mode
 under ``torch.no_grad`` at batch 32 (the reference's batch size), each separable conv run literally as a
-depthwise conv then a pointwise conv. Writes the ``sleep-inference`` section of
-BENCHMARKS.md.
+depthwise conv then a pointwise conv. Rows run on ``--threads`` torch threads, except the last one:
+``neurotrio.sleep.score.predict_proba`` as ``score`` calls it, staging one batch per core at once.
+Writes the ``sleep-inference`` section of BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     from neurotrio.core.flops import count_params
     from neurotrio.core.results import markdown_table, update_markdown_section
     from neurotrio.sleep.model import load_model
+    from neurotrio.sleep.score import predict_proba
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1)
@@ -80,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         "onnxruntime, unfused graph, batch 16": ort_run(sess_plain, 16),
         "onnxruntime, fused graph, batch 8": ort_run(sess_fused, 8),
         "onnxruntime, fused graph, batch 16": ort_run(sess_fused, 16),
+        f"neurotrio predict_proba (fused, batch 16, one batch per core on {os.cpu_count()} cores)":
+            lambda: np.log(predict_proba(model, [xn], 16, workers=os.cpu_count())),
     }
     reference = variants["PyTorch, unfused (straightforward), no_grad, batch 32"]()
     times: dict[str, list[float]] = {k: [] for k in variants}
@@ -87,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         e = np.exp(z - z.max(1, keepdims=True))
         return e / e.sum(1, keepdims=True)
 
+    def log_softmax(z: np.ndarray) -> np.ndarray:
+        z = z - z.max(1, keepdims=True)
+        return z - np.log(np.exp(z).sum(1, keepdims=True))
+
     outs = {k: fn() for k, fn in variants.items()}  # also the warm-up
-    diffs = {k: float(np.abs(o - reference).max()) for k, o in outs.items()}
+    diffs = {k: float(np.abs(log_softmax(o) - log_softmax(reference)).max()) for k, o in outs.items()}
     pdiffs = {k: float(np.abs(softmax(o) - softmax(reference)).max()) for k, o in outs.items()}
     for _ in range(args.repeats):
         for name, fn in variants.items():
@@ -100,22 +108,22 @@ def main(argv: list[str] | None = None) -> int:
     for name in variants:
         ms = statistics.median(times[name])
         rows.append([name, f"{ms:.3f}", f"{base / ms:.1f}x", f"{diffs[name]:.1e}", f"{pdiffs[name]:.1e}"])
-        print(f"{name:62s} {ms:7.3f} ms/epoch  {base / ms:5.1f}x  max|dlogit| {diffs[name]:.1e} "
+        print(f"{name:62s} {ms:7.3f} ms/epoch  {base / ms:5.1f}x  max|dlogp| {diffs[name]:.1e} "
               f"max|dp| {pdiffs[name]:.1e}")
     flops = net.flops()
     params = count_params(net)
     print(f"params {params}  FLOPs {flops.total / 1e6:.3f}M")
     if not args.no_write:
         body = (f"### ULW-SleepNet CPU inference per 30-s epoch (this 2-core CPU, {args.threads} thread)\n\n"
-                f"`OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_inference --threads {args.threads}` — "
+                f"`.venv/bin/python -m benchmarks.sleep_inference --threads {args.threads}` — "
                 f"{args.epochs} random 4-channel epochs, median of {args.repeats} interleaved rounds; the machine is "
                 f"shared (1-min load average {os.getloadavg()[0]:.1f} on 2 cores at the end of this run), so compare rows of the same run. Embedded weights; the last two columns are the largest "
-                f"logit and probability differences from the unfused batch-32 baseline (logits reach "
+                f"log-probability and probability differences from the unfused batch-32 baseline (logits reach "
                 f"{np.abs(reference).max():.0f}, so float32 rounding alone moves them by ~1e-5).\n\n"
                 f"Parameters: {params:,} trainable; FLOPs per epoch: {flops.total / 1e6:.3f}M "
                 f"({flops.matmul_conv / 1e6:.3f}M conv/matmul at 2 per MAC + {flops.bias / 1e6:.3f}M bias + "
                 f"{flops.norm / 1e6:.3f}M batch-norm scale/shift; paper: 7.89M).\n\n"
-                + markdown_table(["variant", "ms / epoch", "speed-up", "max abs logit diff", "max abs prob diff"], rows))
+                + markdown_table(["variant", "ms / epoch", "speed-up", "max abs log-prob diff", "max abs prob diff"], rows))
         update_markdown_section(ROOT / "BENCHMARKS.md", "sleep-inference", body)
     return 0
 

@@ -1,11 +1,13 @@
 """neurotrio vs YASA on the same real night: wall time from EDF to hypnogram, and agreement with the expert.
 
     .venv/bin/pip install "yasa==0.8.1"      # the project's `bench` extra
-    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_vs_yasa [--repeats 2] [--no-write]
+    .venv/bin/python -m benchmarks.sleep_vs_yasa [--repeats 3] [--threads N] [--no-write]
 
 Data: Sleep-EDF SC4001 (development data, ../shared/data; 22.1 h, 2650 epochs). Both tools read the EDF
 and stage every epoch of the night; each timing is the median of ``--repeats`` interleaved runs after one
-warm-up run each (imports done, file in the page cache), in this one process:
+warm-up run each (imports done, file in the page cache), in this one process. Both tools get the same
+cores (``--threads``, default all): torch's threads for neurotrio (which stages batches on them), and
+for YASA the OpenMP/BLAS threads its feature extraction and LightGBM classifier use.
 
 * neurotrio: ``stage_recording`` (chunked EDF reading with MNE, EEG Fpz-Cz + EEG Pz-Oz + EOG + EMG at
   100 Hz, fused ULW-SleepNet, embedded weights), plus the full ``score_recording`` with CSV/EDF+/PNG.
@@ -65,10 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     from neurotrio.sleep.score import agreement, reference_labels, score_recording
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     try:
         import yasa  # noqa: F401
     except ImportError:
@@ -111,10 +114,10 @@ def main(argv: list[str] | None = None) -> int:
          kappa(theirs, held), kappa(theirs, seen)],
     ]
     body = ("### Sleep staging vs YASA (development data: Sleep-EDF SC4001, 22.1 h night, this 2-core CPU)\n\n"
-            "`OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.sleep_vs_yasa` (after "
+            f"`.venv/bin/python -m benchmarks.sleep_vs_yasa --threads {args.threads}` (after "
             "`.venv/bin/pip install yasa==0.8.1`) — wall time from the EDF file to a hypnogram of all "
-            f"{len(ours)} epochs, median of {args.repeats} interleaved runs after a warm-up, one thread, the "
-            f"machine shared with other work (1-min load average {os.getloadavg()[0]:.1f} on 2 cores at the end of "
+            f"{len(ours)} epochs, median of {args.repeats} interleaved runs after a warm-up, both tools on "
+            f"{args.threads} thread(s) (1-min load average {os.getloadavg()[0]:.1f} on 2 cores at the end of "
             "the run). Agreement with the expert on the 841 epochs the data layer keeps "
             f"(W..REM, sleep period +- 30 min of wake). **Our embedded weights were trained on this night's "
             f"epochs before {DEMO_FIRST_EPOCH * 30} s** ({len(seen)} of the 841), so the 841-epoch figures are "
