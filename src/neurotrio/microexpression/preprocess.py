@@ -356,8 +356,8 @@ def prepare_many(items, cfg: PrepareConfig = PrepareConfig(), cache_dir: str | P
     The key hashes the bytes of the input frames actually used, the onset/apex indices, every setting
     of ``cfg`` and :data:`PREP_VERSION`; a hit is checked against its checksum sidecar, and a corrupt or
     truncated entry is rebuilt. Files are written atomically, so an interrupted run leaves no partial
-    entry. Hits are resolved in this process; only misses go to the worker processes (``fork`` where
-    available, after loading the face predictor once, else ``spawn``), one OpenCV thread each.
+    entry. Hits are resolved in this process; only misses go to freshly spawned worker processes (each
+    loads the face predictor once), one OpenCV thread each.
 
     Args:
         items: :class:`Sample` objects, paths (sequence folders / flow-map PNGs) or
@@ -397,11 +397,9 @@ def prepare_many(items, cfg: PrepareConfig = PrepareConfig(), cache_dir: str | P
             import multiprocessing as mp
             from concurrent.futures import ProcessPoolExecutor, as_completed
 
-            method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-            if method == "fork" and any(_needs_face(samples[i], cfg) for i in todo):
-                if aligner is not None:
-                    _ALIGNERS[cfg.upsample] = aligner
-                _shared_aligner(cfg)  # loaded once here, inherited by the forked workers
+            # spawn, not fork: forking a process whose OpenCV (or torch) thread pool is running can leave
+            # the child deadlocked on a lock copied mid-use; each fresh worker loads the predictor once.
+            method = "spawn"
             with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=mp.get_context(method),
                                      initializer=_init_worker) as pool:
                 futs = [pool.submit(_build, samples[i], cfg, str(outs[i])) for i in todo]
