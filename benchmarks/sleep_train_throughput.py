@@ -28,8 +28,8 @@ def measure(device: torch.device, batch: int, steps: int, warmup: int, samples: 
     """Samples per second over ``steps`` optimiser steps after ``warmup`` steps."""
     from torch import nn
 
+    from neurotrio.core.batches import TensorBatches
     from neurotrio.sleep.model import ULWSleepNet
-    from neurotrio.sleep.train import TensorBatches
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(samples, 4, 3000, generator=gen).to(device)

@@ -16,8 +16,8 @@ if __name__ == "__main__":
     gen = seed_everything(0)
     x = torch.randn(96, 6, generator=gen)
     y = (x[:, 0] + x[:, 1] > 0).long()
-    model = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 2))
-    loader = distributed.make_loader(TensorDataset(x, y), batch_size=16, shuffle=False, generator=gen)
+    model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 2))  # BN synced across ranks
+    loader = distributed.make_loader(TensorDataset(x, y), batch_size=16, shuffle=True, generator=gen)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     hist = fit(model, loader, opt, 4, torch.device("cpu"), progress=False)
     folds = distributed.gather_objects(distributed.shard(list(range(5))))

@@ -39,7 +39,12 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     """
     logging.basicConfig(level=os.environ.get("NEUROTRIO_LOGLEVEL", "WARNING"), format="%(levelname)s %(message)s")
     try:
-        return int(func(args) or 0)
+        code = int(func(args) or 0)
+        if code == 0:
+            from neurotrio.core.distributed import finish_distributed
+
+            finish_distributed()
+        return code
     except NeurotrioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,12 +27,23 @@ Step = Callable[[nn.Module, Any, torch.device], torch.Tensor]
 
 
 def classification_step(loss_fn: nn.Module | None = None) -> Step:
-    """The default step: ``loss_fn(model(x), y)`` on an ``(x, y)`` batch."""
+    """The default step: ``loss_fn(model(x), y)`` on an ``(x, y)`` batch.
+
+    Under torchrun (DDP, each rank its share of the global batch) a class-weighted cross-entropy is
+    normalised by the global batch's weight sum, so that DDP's gradient average equals one process's
+    weighted mean; a plain mean needs no correction for equal shares.
+    """
     loss_fn = loss_fn or nn.CrossEntropyLoss()
+    weight = getattr(loss_fn, "weight", None) if isinstance(loss_fn, nn.CrossEntropyLoss) else None
 
     def step(model: nn.Module, batch: Any, device: torch.device) -> torch.Tensor:
         x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
-        return loss_fn(model(x), y)
+        if weight is None or not distributed.is_distributed():
+            return loss_fn(model(x), y)
+        total = distributed.all_reduce_sum(weight[y].sum().detach())
+        summed = nn.functional.cross_entropy(model(x), y, weight=weight, reduction="sum",
+                                             label_smoothing=loss_fn.label_smoothing)
+        return summed * distributed.world_size() / total
 
     return step
 

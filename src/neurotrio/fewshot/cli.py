@@ -22,10 +22,14 @@ def _train_config(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from neurotrio.core.distributed import init_distributed, is_main
     from neurotrio.fewshot.train import run_training
 
+    init_distributed()  # a no-op unless launched by torchrun
     cfg = _train_config(args)
     record = run_training(cfg, args.out)
+    if not is_main():
+        return 0
     val = [e["val_acc"] for e in record["pretrain_history"] + record["finetune_history"]]
     best = f"best val acc {100 * max(val):.2f} %" if val else "no validation"
     print(f"trained {cfg.model.method} on {cfg.data.dataset} in {record['pretrain_s'] + record['finetune_s']:.1f} s "

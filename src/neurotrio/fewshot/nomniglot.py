@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import OrderedDict
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,11 +27,13 @@ import torch
 from torch.utils.data import Dataset
 
 from neurotrio.core.errors import InputError
-from neurotrio.fewshot.events import events_to_frames, iter_aedat4
+from neurotrio.fewshot.events import empty_events, iter_aedat4, stream_events_to_frames
 
 NOMNIGLOT_SENSOR_HW = (260, 346)
 NOMNIGLOT_CROP = (4, 254, 54, 304)
 BOUNDARY_SLACK_US = 1000  # a sample may start/end up to 1 ms outside the recorded events
+WHOLE_FILE_MAX_BYTES = 32 << 20
+"""Recordings up to this size are decoded whole and cached; larger ones are streamed per item."""
 
 
 def read_nomniglot_sample_table(csv_path: str | Path, recording_duration_us: int | None = None,
@@ -87,9 +90,11 @@ def read_nomniglot_sample_table(csv_path: str | Path, recording_duration_us: int
 class NOmniglot(Dataset):
     """N-Omniglot samples as (frames, label), streamed per character from the official release.
 
-    Each item reads only its character's AEDAT4 file (streamed packet by packet, about 5 MB per character
-    in the 9 GB release); the decoded events of the last ``cache_characters`` characters stay in memory,
-    so iterating a character's 20 drawings in order reads its file once.
+    Each item reads only its character's AEDAT4 file (about 5 MB per character in the 9 GB release).
+    Files up to ``whole_file_max_bytes`` are decoded whole and the events of the last ``cache_characters``
+    characters stay in memory, so iterating a character's 20 drawings in order reads its file once.
+    Larger files are streamed per item: read from the start up to the item's end ``chunk_events`` events
+    at a time and binned chunk by chunk, so memory is bounded by the chunk size, not the file size.
 
     Args:
         root: folder holding ``dvs_background`` / ``dvs_evaluation``.
@@ -98,7 +103,9 @@ class NOmniglot(Dataset):
         mode: ``"binary"`` or ``"count"`` frames.
         size: output side, 28 or 105 (any positive int works).
         crop: apply the standard crop y 4:254, x 54:304.
-        cache_characters: how many characters' events to keep decoded.
+        cache_characters: how many characters' events to keep decoded (files read whole only).
+        whole_file_max_bytes: larger recordings are streamed per item instead of decoded whole.
+        chunk_events: events per chunk when streaming.
 
     Returns (per item):
         float32 tensor (frames, 2, size, size) and the integer class (character) index.
@@ -108,7 +115,8 @@ class NOmniglot(Dataset):
     """
 
     def __init__(self, root: str | Path, split: str = "background", frames: int = 4, mode: str = "binary",
-                 size: int = 28, crop: bool = True, cache_characters: int = 2):
+                 size: int = 28, crop: bool = True, cache_characters: int = 2,
+                 whole_file_max_bytes: int = WHOLE_FILE_MAX_BYTES, chunk_events: int = 1 << 18):
         if split not in ("background", "evaluation"):
             raise InputError(None, f"split must be 'background' or 'evaluation', got {split!r}")
         base = Path(root) / f"dvs_{split}"
@@ -133,22 +141,56 @@ class NOmniglot(Dataset):
         self.targets = [c for c, _, _, _ in self._items]
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(int(cache_characters), 0)
+        self._whole_max, self._chunk_events = int(whole_file_max_bytes), max(int(chunk_events), 1)
 
     def __len__(self) -> int:
         return len(self._items)
 
     def sample_events(self, index: int) -> np.ndarray:
         """The raw events of item ``index`` (``EVENT_DTYPE``), with boundaries checked against the recording."""
+        chunks = list(self._sample_chunks(index))
+        return np.concatenate(chunks) if chunks else empty_events()
+
+    def _sample_chunks(self, index: int) -> Iterator[np.ndarray]:
+        """The events of item ``index`` in chunks: one slice of the cached recording, or streamed.
+
+        Recordings up to ``whole_file_max_bytes`` are decoded whole and cached; larger ones are streamed
+        from the start to the chunk holding the item's end, ``chunk_events`` events at a time, so memory
+        is bounded by the chunk size rather than the file size. Either way a table row more than
+        ``BOUNDARY_SLACK_US`` outside the recording's first/last event raises ``InputError``.
+        """
+        cls, row, start, end = self._items[index]
+        rec = self._files[cls][0]
+        if cls in self._cache or (rec.is_file() and rec.stat().st_size <= self._whole_max):
+            ev = self._character_events(cls)
+            self._check_bounds(index, int(ev["t"][0]), int(ev["t"][-1]))
+            lo, hi = np.searchsorted(ev["t"], [start, end], side="left")
+            if hi > lo:
+                yield ev[lo:hi]
+            return
+        first = last = None
+        for chunk in iter_aedat4(rec, chunk_events=self._chunk_events):
+            if first is None:
+                first = int(chunk["t"][0])
+                self._check_bounds(index, first, None)
+            last = int(chunk["t"][-1])
+            lo, hi = np.searchsorted(chunk["t"], [start, end], side="left")
+            if hi > lo:
+                yield chunk[lo:hi]
+            if last >= end:  # timestamps are monotonic: nothing later belongs to this item
+                break
+        if first is None or last is None:
+            raise InputError(rec, "the recording holds no events")
+        self._check_bounds(index, first, last)
+
+    def _check_bounds(self, index: int, first: int, last: int | None) -> None:
         cls, row, start, end = self._items[index]
         rec, table = self._files[cls]
-        ev = self._character_events(cls)
-        first, last = int(ev["t"][0]), int(ev["t"][-1])
-        if start < first - BOUNDARY_SLACK_US or end > last + BOUNDARY_SLACK_US:
+        if start < first - BOUNDARY_SLACK_US or (last is not None and end > last + BOUNDARY_SLACK_US):
+            span = f"{first}..{last}" if last is not None else f"starting at {first}"
             raise InputError(table, f"row {row + 1} of its samples (dataset item {index}) "
                                     f"spans {start}..{end} µs, outside the recording {rec.name} "
-                                    f"({first}..{last} µs)")
-        lo, hi = np.searchsorted(ev["t"], [start, end], side="left")
-        return ev[lo:hi]
+                                    f"({span} µs)")
 
     def _character_events(self, cls: int) -> np.ndarray:
         """All events of one character's recording (read whole, then kept in a small LRU cache)."""
@@ -168,9 +210,9 @@ class NOmniglot(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         cls, _row, start, end = self._items[index]
-        ev = self.sample_events(index)
-        frames = events_to_frames(ev, self.frames, (self.size, self.size), NOMNIGLOT_SENSOR_HW, self.mode,
-                                  crop=NOMNIGLOT_CROP if self.crop else None, t_range_us=(start, end))
+        frames = stream_events_to_frames(self._sample_chunks(index), self.frames, (self.size, self.size),
+                                         NOMNIGLOT_SENSOR_HW, self.mode, crop=NOMNIGLOT_CROP if self.crop else None,
+                                         t_range_us=(start, end))
         return torch.from_numpy(frames), cls
 
 

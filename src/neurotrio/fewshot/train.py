@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from neurotrio.core import distributed
 from neurotrio.core.checkpoint import save_weights
 from neurotrio.core.errors import ConfigError
 from neurotrio.core.io import atomic_dir
@@ -41,7 +44,7 @@ from neurotrio.fewshot.evaluate import (
     episode_batches,
     load_splits,
 )
-from neurotrio.fewshot.fslsnn import FewShotNet, FSLSNNConfig, build_model
+from neurotrio.fewshot.fslsnn import EpisodeOutput, FewShotNet, FSLSNNConfig, build_model
 from neurotrio.fewshot.losses import LossConfig, fewshot_loss, tet_loss
 
 log = logging.getLogger(__name__)
@@ -119,8 +122,8 @@ def recalibrate_bn(model: FewShotNet, images: torch.Tensor, device: torch.device
     was = model.training
     model.train()
     idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[: batches * batch_size]
-    for i in range(0, len(idx), batch_size):
-        model.embed(images[idx[i:i + batch_size]].to(device))
+    for i in range(0, len(idx), batch_size):  # under torchrun: each rank its share, BN synced across ranks
+        model.embed(images[distributed.share_of_batch(idx[i:i + batch_size])].to(device))
     for m, mom in zip(bns, momenta):
         m.momentum = mom
     model.train(was)
@@ -149,8 +152,8 @@ def pretrain(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
     if pc.epochs <= 0:
         return []
     _, labels = train.targets.unique(return_inverse=True)  # base classes → 0..n_base-1
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(train.images, labels),
-                                         batch_size=pc.batch_size, shuffle=True, generator=gen, drop_last=True)
+    loader = distributed.make_loader(torch.utils.data.TensorDataset(train.images, labels), pc.batch_size,
+                                     shuffle=True, generator=gen, drop_last=True)
     if len(loader) == 0:
         raise ConfigError(f"pre-training batch_size {pc.batch_size} exceeds the {len(train.targets)} training images")
     opt = torch.optim.SGD(model.parameters(), lr=pc.lr, momentum=pc.momentum, weight_decay=pc.weight_decay,
@@ -161,10 +164,43 @@ def pretrain(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
         x, y = batch[0].to(dev), batch[1].to(dev)
         return tet_loss(net(x), y, cfg.loss.tet_lambda, cfg.loss.tet_phi)
 
-    hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
-               validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
-               checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain")
+    with frozen(getattr(model, "cfc", None)):  # unused here; DDP needs every trained parameter used
+        hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
+                   validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
+                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain")
     return hist.epochs
+
+
+class EpisodeForward(nn.Module):
+    """``net.episode`` as a module's forward, so that DistributedDataParallel can wrap episodic training.
+
+    Under torchrun each rank embeds its share of the episode's images (support and queries: every
+    image once across the ranks, so synced batch norm sees the single process's batch), the shares are
+    gathered, and every rank scores the whole episode; see ``core.distributed.gather_shares``.
+    """
+
+    def __init__(self, net: FewShotNet):
+        super().__init__()
+        self.net = net
+
+    def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
+                n_way: int) -> EpisodeOutput:
+        images = torch.cat([support, query])
+        feats = distributed.gather_shares(self.net.embed(distributed.share_of_batch(images)), len(images))
+        return self.net.episode_from_features(feats[: len(support)], support_labels, feats[len(support):], n_way)
+
+
+@contextmanager
+def frozen(module: nn.Module | None) -> Iterator[None]:
+    """Turn off ``requires_grad`` of ``module``'s parameters for the duration of the block."""
+    params = [p for p in module.parameters() if p.requires_grad] if module is not None else []
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConfig, device: torch.device,
@@ -182,12 +218,14 @@ def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
 
     def step(net: nn.Module, batch: Any, dev: torch.device) -> torch.Tensor:
         s, sy, q, qy = (b.to(dev) for b in batch)
-        out = net.episode(s, sy, q, ft.n_way)
+        out = net(s, sy, q, ft.n_way)
         return fewshot_loss(out.logits, out.query_emb, out.proto_emb, qy, cfg.loss)
 
-    hist = fit(model, episodes, opt, chunks, device, step=step, scheduler=sched, scheduler_per_batch=True,
-               validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
-               checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune")
+    with frozen(model.head):  # the pre-training head takes no part in episodes
+        hist = fit(EpisodeForward(model), episodes, opt, chunks, device, step=step, scheduler=sched,
+                   scheduler_per_batch=True, select="val_acc",
+                   validate=lambda m: validation_score(m.net, train, val, cfg, device, cfg.seed + 1),
+                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune")
     return hist.epochs
 
 
@@ -212,6 +250,10 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
 def run_training(cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
     """Load the data, train, and write ``model.safetensors``, ``train.json`` and ``config.yaml``.
 
+    Under torchrun (``WORLD_SIZE`` > 1, after ``core.distributed.init_distributed``) the ranks train one
+    model with DistributedDataParallel: each takes its share of every pre-training batch and of every
+    episode's queries; only rank 0 writes ``out_dir``.
+
     Args:
         cfg: the full configuration.
         out_dir: output folder; written atomically (a failure leaves nothing behind).
@@ -222,10 +264,13 @@ def run_training(cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
     from neurotrio.core.config import to_dict
 
     splits = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed)
-    with atomic_dir(out_dir) as tmp:
-        model, record = train_model(cfg, splits["train"], splits["val"])
-        meta = {"model_config": to_dict(record["model_config"]), "data": to_dict(cfg.data)}
-        save_weights(model, tmp / "model.safetensors", metadata=meta)
-        record["model_config"] = to_dict(record["model_config"])
-        write_results(tmp, "train", record, config=cfg, seed=cfg.seed)
+    model, record = train_model(cfg, splits["train"], splits["val"])
+    record["model_config"] = to_dict(record["model_config"])
+    record["world_size"] = distributed.world_size()
+    if distributed.is_main():
+        with atomic_dir(out_dir) as tmp:
+            meta = {"model_config": record["model_config"], "data": to_dict(cfg.data)}
+            save_weights(model, tmp / "model.safetensors", metadata=meta)
+            write_results(tmp, "train", record, config=cfg, seed=cfg.seed)
+    distributed.barrier()
     return record

@@ -47,19 +47,28 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    """LOSO evaluation or a final model; under torchrun the folds are spread over the ranks, rank 0 reports."""
+    from neurotrio.core.distributed import init_distributed, is_main
     from neurotrio.microexpression.train import LosoConfig, run_loso, train_final
 
+    init_distributed()  # a no-op unless launched by torchrun
     variants = [v.strip() for v in (args.variant or "").split(",") if v.strip()] or None
     cfg = config_from_args(LosoConfig, args, dataset=args.dataset, data=args.data, sheet=args.sheet,
                            variants=variants, max_folds=args.folds, seed=args.seed, device=args.device,
                            cache_dir=args.cache)
     if args.protocol == "all":
         out = train_final(cfg, args.out)
+        if not is_main():
+            return 0
         print(f"trained MPFNet variant {cfg.variants[0]} on all of {cfg.dataset}; model folder {out}")
         return 0
     m = run_loso(cfg, args.out, progress=not args.quiet)
+    if not is_main():
+        return 0
     run = m["_run"]
-    print(f"LOSO {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, {run['wall_s']:.0f} s")
+    procs = f" over {run['world_size']} processes" if run["world_size"] > 1 else ""
+    print(f"LOSO {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
+          f"{run['wall_s']:.0f} s{procs}")
     for v in cfg.variants:
         p = m[v]["pooled"]
         print(f"  {v:8s} UF1 {p['uf1']:.3f}  UAR {p['uar']:.3f}  acc {p['accuracy']:.3f}")

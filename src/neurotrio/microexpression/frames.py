@@ -1,7 +1,8 @@
 """Reading a sample's frames from a folder of images or from a video file.
 
 A folder is read in natural order of its file names (``frame_2.png`` before ``frame_10.png``); a video is
-decoded with OpenCV, streaming: only the frames up to the last requested index are decoded and only the
+decoded with OpenCV, streaming: only the frames up to the last requested index are decoded, frames
+before it that are not requested are only grabbed (no conversion to BGR/RGB, no copy), and only the
 requested ones are kept. Every frame comes back as RGB ``uint8`` of shape ``(H, W, 3)``.
 
 Example:
@@ -87,11 +88,13 @@ def _read_video(path: Path, indices: Sequence[int] | None) -> list[np.ndarray]:
         kept: dict[int, np.ndarray] = {}
         n = 0
         while last is None or n <= last:
-            ok, frame = cap.read()
-            if not ok:
-                break
             if keep is None or n in keep:
+                ok, frame = cap.read()
+                if not ok:
+                    break
                 kept[n] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            elif not cap.grab():  # skipped frame: decoded to advance, not converted or copied out
+                break
             n += 1
         if n == 0:
             raise InputError(path, "video holds no decodable frame (empty or corrupt video)")

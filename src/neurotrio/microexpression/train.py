@@ -302,49 +302,87 @@ def _fold_worker(cfg: LosoConfig, fold_indices: list[int]) -> tuple[list[dict], 
     return _run_folds(cfg, fold_indices, progress=False)
 
 
-def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+def _spread_folds(cfg: LosoConfig, keep: list[int], samples: list, progress: bool) -> tuple[list[dict], dict] | None:
+    """Run the folds ``keep`` in one process, over ``fold_workers`` processes, or over the torchrun ranks.
+
+    Under torchrun rank r runs folds ``keep[r::N]`` and rank 0 receives every rank's records; the other
+    ranks get None. A raw-frame cache is filled first (each rank its share of the samples, then a barrier).
+    """
+    from neurotrio.core import distributed
+    from neurotrio.microexpression.datasets import load_inputs
+    from neurotrio.microexpression.loso import fold_share
+
+    frames = samples[0].kind != "flow"
+    if distributed.is_distributed():
+        if frames:
+            if share := distributed.shard(samples):
+                load_inputs(share, cache_dir=cfg.cache_dir, workers=cfg.workers)
+            distributed.barrier()
+        mine = distributed.shard(keep)
+        parts = distributed.gather_objects(_run_folds(cfg, mine, progress) if mine else ([], {}))
+        if not distributed.is_main():
+            return None
+    elif cfg.fold_workers > 1 and len(keep) > 1:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        if frames:
+            _load(cfg)                                  # prepare the cache once, before the workers read it
+        n = min(cfg.fold_workers, len(keep))
+        shares = [[keep[j] for j in fold_share(len(keep), w, n)] for w in range(n)]
+        with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
+            parts = list(pool.map(_fold_worker, [cfg] * n, shares))
+    else:
+        return _run_folds(cfg, keep, progress)
+    records = sorted((r for p in parts for r in p[0]), key=lambda r: r["fold"])
+    return records, {k: v for p in parts for k, v in p[1].items()}
+
+
+def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any] | None:
     """Run LOSO for every variant in ``cfg`` and write results into ``out_dir`` (atomically).
 
     With ``cfg.fold_workers`` > 1 the folds are spread round robin over that many processes (one
-    thread each); every fold is seeded by its index, so the results are the same as in one process.
+    thread each). Under ``torchrun`` (after ``core.distributed.init_distributed()``) the folds are spread
+    over the ranks instead (rank r runs folds r, r + N, …; no DDP inside a fold), rank 0 gathers them and
+    alone writes and shows progress; ``fold_workers`` > 1 is then refused (use one or the other). Every
+    fold is seeded by its index, so the results are the same as in one process in every case.
 
     Writes ``results.json`` (metrics per variant: pooled, per sub-database, per fold; config; provenance),
     ``results.md``, ``predictions.csv`` (one row per test sample and variant) and ``config.yaml``.
 
     Returns:
-        The metrics dict (also in results.json under ``metrics``).
+        The metrics dict (also in results.json under ``metrics``); None on torchrun ranks other than 0.
+
+    Raises:
+        ConfigError: no dataset folder, or ``fold_workers`` > 1 under torchrun.
     """
+    from neurotrio.core import distributed
     from neurotrio.core.io import atomic_dir, atomic_write_text
     from neurotrio.core.results import write_results
     from neurotrio.core.seed import pick_device
     from neurotrio.microexpression.datasets import class_names, load_dataset
-    from neurotrio.microexpression.loso import fold_share
 
     device = pick_device(cfg.device)
     names = class_names(cfg.dataset)
     if not cfg.data:
         raise ConfigError("no dataset folder: pass --data DIR (or set data= in the config)")
-    n_subj = len({s.subject for s in load_dataset(cfg.dataset, cfg.data, cfg.sheet or None)})
+    world = distributed.world_size()
+    if world > 1 and cfg.fold_workers > 1:
+        raise ConfigError(f"fold_workers={cfg.fold_workers} cannot be combined with torchrun ({world} processes): "
+                          "the ranks already spread the folds; set fold_workers=1 or run without torchrun")
+    samples = load_dataset(cfg.dataset, cfg.data, cfg.sheet or None)
+    n_subj = len({s.subject for s in samples})
     keep = list(cfg.folds) or list(range(min(cfg.max_folds, n_subj) if cfg.max_folds else n_subj))
     t0 = time.perf_counter()
+    if not distributed.is_main():                       # torchrun rank > 0: run its folds, write nothing
+        return _spread_folds(cfg, keep, samples, progress=False)
     with atomic_dir(out_dir) as tmp:
-        if cfg.fold_workers > 1 and len(keep) > 1:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            _load(cfg)                                  # prepare any cache once, before the workers read it
-            n = min(cfg.fold_workers, len(keep))
-            shares = [[keep[j] for j in fold_share(len(keep), w, n)] for w in range(n)]
-            with ProcessPoolExecutor(n, mp_context=mp.get_context("spawn")) as pool:
-                parts = list(pool.map(_fold_worker, [cfg] * n, shares))
-            records = sorted((r for p in parts for r in p[0]), key=lambda r: r["fold"])
-            infos = {k: v for p in parts for k, v in p[1].items()}
-        else:
-            records, infos = _run_folds(cfg, keep, progress)
+        records, infos = _spread_folds(cfg, keep, samples, progress)
         wall = time.perf_counter() - t0
         metrics = summarize(records, cfg.variants, names)
         metrics["_run"] = {"wall_s": wall, "folds": len(keep), "subjects": n_subj, "samples_tested": len(records),
-                           "device": str(device), "fold_workers": max(1, min(cfg.fold_workers, len(keep))),
+                           "device": str(device), "world_size": world,
+                           "fold_workers": 1 if world > 1 else max(1, min(cfg.fold_workers, len(keep))),
                            "classes": list(names), "fold_info": infos}
         write_results(tmp, "results", metrics, cfg, seed=cfg.seed, markdown=results_markdown(metrics, cfg))
         cols = list(records[0])
@@ -353,18 +391,24 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dic
     return metrics
 
 
-def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path:
+def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path | None:
     """Train the first variant of ``cfg`` on ALL subjects and save a model folder for ``predict``.
 
     The folder holds ``model.safetensors`` (weights and, for MPFNet, the prototypes of all samples),
     ``model.json`` (variant, classes, input shape, model config) and ``config.yaml``.
+
+    One small model, no data parallelism: under torchrun rank 0 trains and writes it alone, and the
+    other ranks return None at once (no collective, so a long training cannot time out a barrier).
     """
+    from neurotrio.core import distributed
     from neurotrio.core.checkpoint import save_weights
     from neurotrio.core.config import save_config, to_dict
     from neurotrio.core.io import atomic_dir, write_json
     from neurotrio.core.seed import pick_device, provenance, seed_everything
     from neurotrio.microexpression.baselines import STSTNet
 
+    if not distributed.is_main():
+        return None
     device = pick_device(cfg.device)
     samples, x, y, names = _load(cfg)
     gen = seed_everything(cfg.seed, deterministic=False)

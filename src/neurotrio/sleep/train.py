@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neurotrio.core.batches import TensorBatches
 from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.sleep.edf import DEFAULT_CHANNELS
 from neurotrio.sleep.model import STAGES, SleepModel, ULWSleepNet, ULWSleepNetConfig, robust_stats
@@ -77,28 +78,6 @@ class TrainConfig:
 
     def model_config(self) -> ULWSleepNetConfig:
         return dataclasses.replace(self.model, n_chans=len(self.channels))
-
-
-class TensorBatches:
-    """Shuffled mini-batches of tensors that already sit on the training device (no DataLoader copies).
-
-    Args:
-        x: (n, C, n_times) float32; y: (n,) int64; both on the same device.
-        batch_size: samples per batch (the last batch may be smaller; none is dropped).
-        generator: CPU generator driving the shuffle (reproducible across devices).
-    """
-
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, generator: torch.Generator):
-        self.x, self.y, self.batch_size, self.generator = x, y, batch_size, generator
-
-    def __len__(self) -> int:
-        return -(-self.x.shape[0] // self.batch_size)
-
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        order = torch.randperm(self.x.shape[0], generator=self.generator).to(self.x.device)
-        for i in range(0, order.numel(), self.batch_size):
-            idx = order[i:i + self.batch_size]
-            yield self.x[idx], self.y[idx]
 
 
 def normalize_recording(x: np.ndarray) -> np.ndarray:
@@ -166,16 +145,19 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
     net.to(device)
     x_t = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).to(device)
     y_t = torch.from_numpy(np.asarray(y_train, dtype=np.int64)).to(device)
-    batches = TensorBatches(x_t, y_t, cfg.batch_size, gen)
+    batches = TensorBatches(x_t, y_t, cfg.batch_size, gen, shard=data_parallel)
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr, amsgrad=cfg.amsgrad)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=cfg.restart_batches,
                                                                      T_mult=cfg.restart_mult)
     weight = class_weights_of(np.asarray(y_train), mcfg.n_classes).to(device) if cfg.class_weights else None
-    forward = torch.compile(net) if cfg.compile else net
     base_step = classification_step(nn.CrossEntropyLoss(weight=weight))
+    compiled: list[nn.Module] = []
 
-    def step(_net: nn.Module, batch: Any, dev: torch.device) -> torch.Tensor:
-        return base_step(forward, batch, dev)
+    def step(wrapped: nn.Module, batch: Any, dev: torch.device) -> torch.Tensor:
+        # ``wrapped`` is the DDP wrapper under torchrun (its forward syncs gradients); compile that
+        if cfg.compile and not compiled:
+            compiled.append(torch.compile(wrapped))
+        return base_step(compiled[0] if compiled else wrapped, batch, dev)
 
     validate = select = None
     if x_val is not None and y_val is not None and len(y_val):

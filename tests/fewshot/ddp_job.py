@@ -1,0 +1,31 @@
+"""Run by tests/fewshot/test_torchrun.py, once plainly and once under torchrun with 2 gloo processes.
+
+Trains FSL-SNN's smoke model for one pre-training step (a global batch of 32 of 48 images, the rest
+dropped) and one fine-tuning episode (5 support + 25 query images: 15 + 15 across two ranks), through the library's
+own ``train_model``.
+"""
+
+import sys
+from dataclasses import replace
+
+import torch
+
+from neurotrio.core import distributed
+from neurotrio.core.checkpoint import save_weights
+from neurotrio.fewshot.evaluate import TensorSet, load_splits
+from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, train_model
+from tests.fewshot.test_train import smoke_config
+
+if __name__ == "__main__":
+    distributed.init_distributed()
+    torch.set_num_threads(1)
+    cfg = smoke_config()
+    cfg = replace(cfg, pretrain=PretrainConfig(epochs=1, batch_size=32, lr=0.05),
+                  finetune=FinetuneConfig(episodes=1, n_way=5, k_shot=1, n_query=5, val_every=1, lr=0.05))
+    splits = load_splits(cfg.data, need=("train", "val"), seed=0)
+    train = splits["train"]
+    keep = torch.cat([torch.nonzero(train.targets == c).flatten()[:6] for c in train.targets.unique()[:8]])
+    model, record = train_model(cfg, TensorSet(train.images[keep], train.targets[keep]), splits["val"])
+    if distributed.is_main():
+        save_weights(model, sys.argv[1], {"pretrain": record["pretrain_history"],
+                                          "finetune": record["finetune_history"]})
