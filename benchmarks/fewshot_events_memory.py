@@ -37,7 +37,8 @@ COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.fewshot_events_memor
 T0_US, US_PER_EVENT = 1_000_000, 2  # 500k events/s: a busy DAVIS346 recording
 _CONVERT = (
     "import sys\n"
-    "from neurotrio.fewshot.events import aedat4_to_frames, events_to_frames, read_aedat4\n"
+    "from neurotrio.fewshot.events import read_aedat4\n"
+    "from neurotrio.fewshot.frames import aedat4_to_frames, events_to_frames\n"
     "from neurotrio.fewshot.nomniglot import NOMNIGLOT_CROP as C, NOMNIGLOT_SENSOR_HW as HW\n"
     "how, path, t0, t1 = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])\n"
     "if how == 'streamed':\n"

@@ -20,13 +20,8 @@ import numpy as np
 
 from neurotrio.core.results import update_markdown_section
 from neurotrio.fewshot.datasets import Omniglot
-from neurotrio.fewshot.simulate import (
-    SimulatorConfig,
-    read_stroke_member,
-    saccade_events,
-    stroke_index,
-    strokes_to_events,
-)
+from neurotrio.fewshot.omniglot_dvs import read_stroke_member, stroke_index
+from neurotrio.fewshot.simulate import SimulatorConfig, saccade_events, strokes_to_events
 
 DATA = Path(os.environ.get("NEUROTRIO_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
 REAL = {"events": 49_000, "duration_s": 2.3}

@@ -30,14 +30,13 @@ def validate_fold(x, y, fold, cfg, device) -> dict:
     import torch
 
     from neurotrio.microexpression.baselines import STSTNet
+    from neurotrio.microexpression.inputs import input_stats, standardize
     from neurotrio.microexpression.report import metrics_of
     from neurotrio.microexpression.train import (
         _for_input_channels,
         _predict,
         build_variant,
         finetune,
-        input_stats,
-        standardize,
         train_classifier,
         train_priors,
     )
@@ -81,8 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from neurotrio.core.config import apply_overrides
+    from neurotrio.microexpression.inputs import _load
     from neurotrio.microexpression.loso import loso_splits
-    from neurotrio.microexpression.train import LosoConfig, _load
+    from neurotrio.microexpression.train import LosoConfig
 
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     data = Path(args.data) / "microexpression" / "megc2019_composite"

@@ -59,7 +59,7 @@ def test_bad_input_through_the_installed_command(name: str, tmp_path) -> None:
     exe = Path(sys.executable).with_name("neurotrio")
     if not exe.is_file():
         pytest.skip(f"console script not installed beside {sys.executable}")
-    bad = getattr(corpus, name)(tmp_path)
+    bad = corpus.case(name)(tmp_path)
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("NEUROTRIO_DEBUG", None)
     res = subprocess.run([str(exe), *bad.argv], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)

@@ -8,12 +8,12 @@ import pytest
 from neurotrio.fewshot.events import (
     EVENT_DTYPE,
     aedat4_sensor_size,
-    events_to_frames,
     iter_aedat4,
     load_events_npz,
     read_aedat4,
     save_events_npz,
 )
+from neurotrio.fewshot.frames import events_to_frames
 
 from .aedat4_writer import write_aedat4
 

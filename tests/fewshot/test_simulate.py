@@ -8,13 +8,12 @@ from dataclasses import replace
 import numpy as np
 
 from neurotrio.fewshot.events import load_events_npz
+from neurotrio.fewshot.omniglot_dvs import OmniglotDVS, simulate_folder
 from neurotrio.fewshot.simulate import (
     DVSPixels,
-    OmniglotDVS,
     SimulatorConfig,
     read_strokes,
     saccade_events,
-    simulate_folder,
     strokes_to_events,
 )
 

@@ -8,15 +8,8 @@ import numpy as np
 import pytest
 
 from neurotrio.core.errors import InputError
-from neurotrio.fewshot.events import (
-    EVENT_DTYPE,
-    aedat4_time_range,
-    aedat4_to_frames,
-    events_to_frames,
-    iter_aedat4,
-    read_aedat4,
-    stream_events_to_frames,
-)
+from neurotrio.fewshot.events import EVENT_DTYPE, aedat4_time_range, iter_aedat4, read_aedat4
+from neurotrio.fewshot.frames import aedat4_to_frames, events_to_frames, stream_events_to_frames
 from neurotrio.fewshot.nomniglot import NOMNIGLOT_CROP, NOMNIGLOT_SENSOR_HW, NOmniglot
 
 from .aedat4_writer import write_aedat4

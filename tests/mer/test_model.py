@@ -193,7 +193,7 @@ def test_bn_recalibration_averages_exactly_over_the_training_samples():
 
 
 def test_standardize_uses_given_statistics():
-    from neurotrio.microexpression.train import input_stats, standardize
+    from neurotrio.microexpression.inputs import input_stats, standardize
 
     x = torch.randn(6, 3, 1, 4, 4) * torch.tensor([1.0, 5.0, 0.1]).view(1, 3, 1, 1, 1) + 7
     mean, std = input_stats(x)

@@ -115,7 +115,7 @@ def test_raw_frames_balancing_copies_are_remagnified(shared_data, tmp_path):
     import shutil
 
     from neurotrio.microexpression.datasets import load_casme2, load_inputs
-    from neurotrio.microexpression.train import _amplifier_factory
+    from neurotrio.microexpression.inputs import _amplifier_factory
 
     seq = shared_data / "microexpression" / "casme2_sequences" / "sub01" / "EP02_01f"
     clip = tmp_path / "CASME2_RAW_selected" / "sub01" / "EP02_01f"

@@ -21,7 +21,7 @@ _EXPORTS = {
     "DataConfig": "evaluate", "EvalConfig": "evaluate", "load_splits": "evaluate", "evaluate_model": "evaluate",
     "run_evaluation": "evaluate", "load_model": "evaluate",
     "EpisodeSampler": "episodes", "episode_collate": "episodes",
-    "read_aedat4": "events", "events_to_frames": "events", "NOmniglot": "nomniglot",
+    "read_aedat4": "events", "events_to_frames": "frames", "NOmniglot": "nomniglot",
     "Omniglot": "datasets", "CUB": "datasets", "MiniImageNet": "datasets",
 }
 

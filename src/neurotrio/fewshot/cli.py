@@ -61,7 +61,8 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from neurotrio.fewshot.simulate import SimulatorConfig, simulate_folder
+    from neurotrio.fewshot.omniglot_dvs import simulate_folder
+    from neurotrio.fewshot.simulate import SimulatorConfig
 
     cfg = config_from_args(SimulatorConfig, args)
     summary = simulate_folder(args.source, args.out, split=args.split, limit=args.limit,

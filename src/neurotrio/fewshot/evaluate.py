@@ -210,7 +210,7 @@ def load_splits(cfg: DataConfig, need: tuple[str, ...] = ("train", "val", "test"
                 from neurotrio.fewshot.nomniglot import NOmniglot
 
                 return NOmniglot(root, split=split, frames=cfg.time_bins, size=cfg.image_size)
-            from neurotrio.fewshot.simulate import OmniglotDVS
+            from neurotrio.fewshot.omniglot_dvs import OmniglotDVS
 
             return OmniglotDVS(root, split=split, frames=cfg.time_bins, size=cfg.image_size,
                                only_strokes=cfg.only_strokes)

@@ -27,7 +27,8 @@ import torch
 from torch.utils.data import Dataset
 
 from neurotrio.core.errors import InputError
-from neurotrio.fewshot.events import empty_events, iter_aedat4, stream_events_to_frames
+from neurotrio.fewshot.events import empty_events, iter_aedat4
+from neurotrio.fewshot.frames import stream_events_to_frames
 
 NOMNIGLOT_SENSOR_HW = (260, 346)
 NOMNIGLOT_CROP = (4, 254, 54, 304)

@@ -113,7 +113,7 @@ def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None 
                                  f"trained on {tuple(want)} inputs (use a sample of the same kind)")
     xb = x[None]
     if "input_mean" in meta:
-        from neurotrio.microexpression.train import standardize
+        from neurotrio.microexpression.inputs import standardize
 
         xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
     probs = torch.softmax(net(xb), dim=1)[0]

@@ -25,6 +25,13 @@ import numpy as np
 import torch
 
 from neurotrio.core.errors import ConfigError
+from neurotrio.microexpression.inputs import (
+    _amplifier_factory,
+    _load,
+    _standardized,
+    input_stats,
+    standardize,
+)
 from neurotrio.microexpression.model import CAI3D, CAI3DConfig
 from neurotrio.microexpression.mpfnet import VARIANTS, Fuse, MPFNet, make_afe
 from neurotrio.microexpression.report import metrics_of as _metrics
@@ -119,17 +126,6 @@ class LosoConfig:
 
 def _for_input_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
     return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0))
-
-
-def input_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation of (N, C, T, H, W) inputs, each (C,); std floored at 1e-6."""
-    dims = (0, 2, 3, 4)
-    return x.mean(dim=dims), x.std(dim=dims).clamp_min(1e-6)
-
-
-def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-    """(x − mean) / std per channel, with statistics of the training samples only."""
-    return (x - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)
 
 
 @torch.no_grad()
@@ -234,40 +230,6 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
         train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device)
         out["probs"]["ststnet"] = _predict(net, xte, device)
     return out
-
-
-def _load(cfg: LosoConfig):
-    from neurotrio.microexpression.datasets import class_names, load_dataset, load_inputs
-
-    if not cfg.data:
-        raise ConfigError("no dataset folder: pass --data DIR (or set data= in the config)")
-    samples = load_dataset(cfg.dataset, cfg.data, cfg.sheet or None)
-    x = load_inputs(samples, cache_dir=cfg.cache_dir, workers=cfg.workers, progress=False)
-    y = torch.tensor([s.label for s in samples])
-    return samples, x, y, class_names(cfg.dataset)
-
-
-def _amplifier_factory(samples, cfg: LosoConfig):
-    """Raw-frame datasets: amplified copies are re-prepared with the apex magnified by φ (mer-prep's magnify)."""
-    if samples[0].kind != "frames":
-        return None
-    from neurotrio.microexpression.datasets import frame_positions
-    from neurotrio.microexpression.preprocess import PrepareConfig, prepare_many
-
-    def factory(train_idx: list[int]):
-        def amp(_x: torch.Tensor, i: int, phi: float) -> torch.Tensor:
-            s = samples[train_idx[i]]
-            pcfg = replace(PrepareConfig(), phi=round(phi, 1))
-            path = prepare_many([(s.path, *frame_positions(s))], pcfg, cfg.cache_dir, workers=1, progress=False)[0]
-            return torch.from_numpy(np.load(path))
-        return amp
-
-    return factory
-
-
-def _standardized(amp, mean: torch.Tensor, std: torch.Tensor):
-    """Wrap a raw-frame amplifier so its re-prepared copies get the same standardisation as the inputs."""
-    return lambda xi, i, phi: standardize(amp(xi, i, phi)[None], mean, std)[0]
 
 
 def _run_folds(cfg: LosoConfig, fold_indices: list[int] | None, progress: bool) -> tuple[list[dict], dict]:
