@@ -84,6 +84,23 @@ def protonet_readout(model: Any, test: Any, cfg: Any, device: Any) -> dict[str, 
     return evaluate_model(proto, test, cfg.eval, device)
 
 
+def selection_note(tr: dict[str, Any]) -> str:
+    """How the model was picked, on validation classes only: the pre-training epoch, and whether
+    fine-tuning was kept."""
+    pre = tr["pretrain_history"]
+    text = ""
+    if pre:
+        best = max(pre, key=lambda e: e["val_acc"])
+        curve = " → ".join(f"{100 * e['val_acc']:.1f}" for e in pre)
+        text = f"Pre-training validation accuracy per epoch {curve} %; epoch {best['epoch']} kept. "
+    ft = tr["finetune_history"]
+    if ft:
+        best_ft = max(e["val_acc"] for e in ft)
+        text += (f"Fine-tuning: validation {100 * tr['finetune_start_val_acc']:.1f} % before, best "
+                 f"{100 * best_ft:.1f} % after; the {tr['kept']} model is used.")
+    return text
+
+
 def fmt(r: dict[str, Any]) -> str:
     return f"{r['mean']:.2f} ± {r['ci95']:.2f}"
 

@@ -17,6 +17,7 @@ from benchmarks.fewshot_common import (
     fmt,
     protonet_readout,
     run,
+    selection_note,
     shared_data,
     write_section,
 )
@@ -62,6 +63,7 @@ Model: width {bb.width}, T={bb.time_steps}, SFE + CFC; {cfg.pretrain.epochs} pre
 fine-tuning episodes. Test: {cfg.eval.episodes} episodes, {cfg.eval.n_query} queries per class, % with 95 % CI.
 Machine: {tr['machine']}. Wall time: data {tr['load_s']:.0f} s, pre-training {tr['pretrain_s']:.0f} s,
 fine-tuning {tr['finetune_s']:.0f} s, test {test['eval_s']:.0f} s.
+{selection_note(tr)}
 
 | setting | FSL-SNN (ours, {scale}) | same backbone, ProtoNet readout | ProtoNet Conv-4 (CloserLook, full CUB) |
 |---|---|---|---|

@@ -73,3 +73,24 @@ def test_cli_version(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
     assert exc.value.code == 0 and "neurotrio" in capsys.readouterr().out
+
+
+def test_fit_clips_the_gradient_norm():
+    """With ``max_grad_norm`` one SGD step (lr 1, no momentum) moves the weights by at most that norm."""
+    import torch
+    from torch import nn
+
+    from neurotrio.core.train import fit
+
+    torch.manual_seed(0)
+    x, y = torch.randn(16, 4) * 100, torch.randint(0, 2, (16,))
+    for clip, bound in ((None, None), (0.5, 0.5)):
+        model = nn.Linear(4, 2)
+        before = torch.cat([p.detach().flatten().clone() for p in model.parameters()])
+        opt = torch.optim.SGD(model.parameters(), lr=1.0)
+        fit(model, [(x, y)], opt, 1, torch.device("cpu"), progress=False, max_grad_norm=clip)
+        moved = (torch.cat([p.detach().flatten() for p in model.parameters()]) - before).norm().item()
+        if bound is None:
+            assert moved > 5  # the unclipped step is large, so the bound below is not vacuous
+        else:
+            assert moved <= bound + 1e-6

@@ -40,7 +40,7 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     logging.basicConfig(level=os.environ.get("NEUROTRIO_LOGLEVEL", "WARNING"), format="%(levelname)s %(message)s")
     try:
         code = int(func(args) or 0)
-        if code == 0:
+        if code == 0 and "torch" in sys.modules:  # no torch loaded: no process group to tear down
             from neurotrio.core.distributed import finish_distributed
 
             finish_distributed()

@@ -6,12 +6,15 @@ import os
 import platform
 import random
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -19,6 +22,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
     Returns a ``torch.Generator`` seeded with ``seed`` to pass explicitly to samplers and splits.
     """
+    import torch
+
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
@@ -33,6 +38,8 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
 def pick_device(preference: str = "auto") -> torch.device:
     """``auto`` → CUDA when present, else CPU; or any explicit torch device string."""
+    import torch
+
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(preference)
@@ -43,7 +50,11 @@ _PACKAGES = ("torch", "numpy", "scipy", "mne", "onnxruntime", "opencv-contrib-py
 
 
 def provenance(seed: int | None = None) -> dict[str, Any]:
-    """Seed, library versions, machine and git commit: saved next to every result."""
+    """Seed, library versions, machine and git commit: saved next to every result.
+
+    The GPU is named when torch is already loaded and sees one; a torch-free process (onnxruntime
+    scoring) does not import torch just for this and names the CPU.
+    """
     versions = {}
     for name in _PACKAGES:
         try:
@@ -62,6 +73,8 @@ def provenance(seed: int | None = None) -> dict[str, Any]:
         ).stdout.strip() or None
     except (OSError, subprocess.SubprocessError):
         pass
-    device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else platform.processor() or "cpu"
+    torch = sys.modules.get("torch")
+    cuda = torch is not None and hasattr(torch, "cuda") and torch.cuda.is_available()
+    device = torch.cuda.get_device_name(0) if cuda else platform.processor() or "cpu"
     return {"seed": seed, "versions": versions, "python": platform.python_version(),
             "machine": f"{platform.machine()} {device}, {os.cpu_count()} cores", "git_commit": commit}

@@ -73,6 +73,7 @@ def fit(
     desc: str = "train",
     config: dict[str, Any] | None = None,
     data_parallel: bool = True,
+    max_grad_norm: float | None = None,
 ) -> History:
     """Train ``model`` in place and return its history.
 
@@ -83,6 +84,7 @@ def fit(
         resume: continue from ``checkpoint`` if it exists (model, optimizer, scheduler, RNG, epoch).
         data_parallel: under torchrun, wrap in DistributedDataParallel (ranks share one training). Pass
             False when each rank trains its own job (folds spread across ranks); each then checkpoints.
+        max_grad_norm: clip the gradients' global L2 norm to this before each step (None: no clipping).
     """
     from tqdm.auto import tqdm
 
@@ -117,6 +119,8 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             loss = step(net, batch, device)
             loss.backward()
+            if max_grad_norm is not None:
+                nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
             optimizer.step()
             if scheduler is not None and scheduler_per_batch:
                 scheduler.step()

@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Iterator
@@ -52,13 +53,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Supervised TET pre-training over the base classes (``epochs=0`` skips it)."""
+    """Supervised TET pre-training over the base classes (``epochs=0`` skips it).
+
+    ``grad_clip`` caps the gradients' global L2 norm per step (None: off). Without it, one batch late in
+    a CPU-scale Omniglot run (step 636 of 813, lr already 0.006) moved the spiking layers so far that the
+    network stopped firing and never recovered (loss 3.8 → 7.2 = chance in one step); typical norms
+    there are ~1.3 (median of the first 150 steps; ~10 at the very start).
+    """
 
     epochs: int = 3
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
+    grad_clip: float | None = 5.0
 
 
 @dataclass(frozen=True)
@@ -73,6 +81,7 @@ class FinetuneConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     val_every: int = 50
+    grad_clip: float | None = None
 
 
 @dataclass(frozen=True)
@@ -167,7 +176,8 @@ def pretrain(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
     with frozen(getattr(model, "cfc", None)):  # unused here; DDP needs every trained parameter used
         hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
                    validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
-                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain")
+                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain",
+                   max_grad_norm=pc.grad_clip)
     return hist.epochs
 
 
@@ -225,12 +235,18 @@ def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
         hist = fit(EpisodeForward(model), episodes, opt, chunks, device, step=step, scheduler=sched,
                    scheduler_per_batch=True, select="val_acc",
                    validate=lambda m: validation_score(m.net, train, val, cfg, device, cfg.seed + 1),
-                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune")
+                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune",
+                   max_grad_norm=ft.grad_clip)
     return hist.epochs
 
 
 def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[FewShotNet, dict[str, Any]]:
-    """Build the model for ``cfg`` and run both stages; returns the model and a history record."""
+    """Build the model for ``cfg`` and run both stages; returns the model and a history record.
+
+    Fine-tuning is kept only if one of its validation scores beats the pre-trained model's (scored on
+    the same validation episodes just before fine-tuning); otherwise the pre-trained weights are
+    restored. ``record["kept"]`` says which (``"finetuned"`` or ``"pretrained"``).
+    """
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model_cfg = resolve_model_config(cfg, train)
@@ -238,9 +254,17 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
     t0 = time.perf_counter()
     hist_pre = pretrain(model, train, val, cfg, device, gen)
     t1 = time.perf_counter()
+    kept, start_val = "finetuned", None
+    if cfg.finetune.episodes > 0:
+        start_val = validation_score(model, train, val, cfg, device, cfg.seed + 1)["val_acc"]
+        start_state = copy.deepcopy(model.state_dict())
     hist_ft = finetune(model, train, val, cfg, device, gen)
+    if hist_ft and max(e["val_acc"] for e in hist_ft) <= start_val:
+        model.load_state_dict(start_state)
+        kept = "pretrained"
     t2 = time.perf_counter()
     record = {"model_config": model_cfg, "pretrain_history": hist_pre, "finetune_history": hist_ft,
+              "finetune_start_val_acc": start_val, "kept": kept,
               "pretrain_s": t1 - t0, "finetune_s": t2 - t1, "device": str(device),
               "n_train_images": len(train.targets), "n_train_classes": train.n_classes,
               "n_val_classes": val.n_classes}

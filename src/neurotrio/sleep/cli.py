@@ -109,7 +109,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from neurotrio.sleep.model import model_summary
+    if args.model and Path(args.model).suffix.lower() == ".onnx":
+        from neurotrio.sleep.onnx_model import onnx_summary as model_summary
+    else:
+        from neurotrio.sleep.model import model_summary
 
     print(model_summary(args.model))
     return 0
@@ -129,7 +132,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("psg", help="EDF/EDF+/BDF recording")
     p.add_argument("--out", help="output folder (written atomically; nothing is written on error)")
     p.add_argument("--reference", help="expert hypnogram (EDF+ annotations) to compare with")
-    p.add_argument("--model", help="model file (.safetensors; default: the embedded weights)")
+    p.add_argument("--model", help="model file: .safetensors (torch) or .onnx from `sleep export` (onnxruntime, "
+                                   "no torch import: faster start); default: the embedded weights' ONNX twin")
     p.add_argument("--channels", help="comma-separated channel names replacing the model's (same count)")
     channel_args(p)
     p.add_argument("--trim-wake-min", type=float, default=30.0,
@@ -156,7 +160,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="export a model to ONNX (checked in onnxruntime within 1e-5)",
-                       description="Write an ONNX file and check onnxruntime against torch within 1e-5.")
+                       description="Write an ONNX file (channels, normalization and config in its metadata, "
+                                   "so `sleep score --model FILE.onnx` needs no torch) and check onnxruntime "
+                                   "against torch within 1e-5.")
     p.add_argument("--out", required=True, help="output .onnx file")
     p.add_argument("--model", help="model file (default: the embedded weights)")
     p.add_argument("--unfused", action="store_true", help="export the training-form graph (slower)")
@@ -172,10 +178,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", help="score the embedded demo night and compare with the expert",
                        description="Score the embedded Sleep-EDF SC4001 excerpt and print agreement with the expert.")
     p.add_argument("--out", help="also write the hypnogram files here")
-    p.add_argument("--model", help="model file (default: the embedded weights)")
+    p.add_argument("--model", help="model file, .safetensors or .onnx (default: the embedded weights' ONNX twin)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("info", help="describe a model: architecture, parameters, FLOPs, training data",
                        description="Print a model's architecture, parameter and FLOP counts, channels and origin.")
-    p.add_argument("--model", help="model file (default: the embedded weights)")
+    p.add_argument("--model", help="model file, .safetensors or .onnx (default: the embedded weights)")
     p.set_defaults(func=cmd_info)

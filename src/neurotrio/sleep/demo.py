@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.model import ASSETS
 from neurotrio.sleep.score import ScoreResult
+from neurotrio.sleep.spec import ASSETS
 
 DEMO_PSG = ASSETS / "SC4001-demo-PSG.edf"
 DEMO_HYPNOGRAM = ASSETS / "SC4001-demo-Hypnogram.edf"
@@ -38,7 +38,7 @@ def run_demo(out_dir: str | Path | None = None, model: str | Path | None = None)
 
     Args:
         out_dir: where to write the hypnogram CSV / EDF+ / PNG (None: write nothing).
-        model: a model file (default: the embedded weights).
+        model: a model file, ``.safetensors`` or ``.onnx`` (default: the embedded weights' ONNX twin).
     """
     from neurotrio.sleep.score import score_recording
 

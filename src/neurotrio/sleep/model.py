@@ -24,56 +24,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from neurotrio.core.errors import CheckpointError, ConfigError
-
-STAGES: tuple[str, ...] = ("W", "N1", "N2", "N3", "REM")
-
-
-@dataclass(frozen=True)
-class ULWSleepNetConfig:
-    """Hyper-parameters of ULW-SleepNet, in physical units where they have one.
-
-    Attributes:
-        n_chans: number of input channels C (any C >= 1; all share one extractor).
-        sfreq_hz: sampling rate of every channel, Hz.
-        epoch_s: epoch length, s (``n_times = sfreq_hz * epoch_s`` samples).
-        n_classes: number of sleep stages predicted.
-        filters: filters of the DSSC blocks.
-        hidden: width of the head's linear layer (no activation after it).
-        block_dropout: dropout after each DSSC block.
-        head_dropout: dropout before the head.
-    """
-
-    n_chans: int = 4
-    sfreq_hz: float = 100.0
-    epoch_s: float = 30.0
-    n_classes: int = 5
-    filters: tuple[int, ...] = (8, 16, 32)
-    hidden: int = 64
-    block_dropout: float = 0.1
-    head_dropout: float = 0.3
-
-    def __post_init__(self) -> None:
-        if self.n_chans < 1:
-            raise ConfigError(f"n_chans must be >= 1, got {self.n_chans}")
-        if self.n_classes < 2:
-            raise ConfigError(f"n_classes must be >= 2, got {self.n_classes}")
-        if not self.filters or min(self.filters) < 1:
-            raise ConfigError(f"filters must be positive, got {self.filters}")
-        n = self.sfreq_hz * self.epoch_s
-        if n < 2 ** (2 * len(self.filters)) or abs(n - round(n)) > 1e-6:
-            raise ConfigError(f"sfreq_hz * epoch_s = {n} must be a whole number of samples >= "
-                              f"{2 ** (2 * len(self.filters))}")
-
-    @property
-    def n_times(self) -> int:
-        """Samples per epoch per channel."""
-        return int(round(self.sfreq_hz * self.epoch_s))
+from neurotrio.sleep.spec import (  # noqa: F401 - re-exported: the torch-free part of the model's definition
+    ARCHITECTURE,
+    ASSETS,
+    DEFAULT_ONNX,
+    DEFAULT_WEIGHTS,
+    NORMALIZATIONS,
+    STAGES,
+    ULWSleepNetConfig,
+    robust_stats,
+)
 
 
 class SeparableConv1d(nn.Module):
@@ -291,29 +256,6 @@ def build_model(config: ULWSleepNetConfig | None = None, **overrides) -> ULWSlee
 
 
 # --------------------------------------------------------------------------- model files and input scaling
-
-NORMALIZATIONS: tuple[str, ...] = ("fixed", "recording", "none")
-ARCHITECTURE = "ulw_sleepnet"
-ASSETS = Path(__file__).resolve().parent / "assets"
-DEFAULT_WEIGHTS = ASSETS / "ulw_sleepnet_sc4001.safetensors"
-
-
-def robust_stats(x: np.ndarray, max_values: int = 2_000_000) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel median and robust standard deviation (IQR / 1.349) of signals.
-
-    Args:
-        x: (n_channels, n_samples) or (n_epochs, n_channels, n_times) array, microvolts.
-        max_values: at most this many evenly spaced samples per channel are used (speed).
-
-    Returns:
-        (center, scale), each float32 (n_channels,); a zero scale (flat signal) becomes 1.
-    """
-    flat = np.moveaxis(np.asarray(x), -2, 0).reshape(x.shape[-2], -1) if x.ndim == 3 else np.asarray(x)
-    step = max(1, flat.shape[1] // max_values)
-    q25, q50, q75 = np.percentile(flat[:, ::step], [25, 50, 75], axis=1)
-    scale = (q75 - q25) / 1.349
-    return q50.astype(np.float32), np.where(scale > 0, scale, 1.0).astype(np.float32)
-
 
 @dataclass
 class SleepModel:

@@ -2,7 +2,9 @@
 
 The recording is read in epoch-aligned chunks (bounded memory on a 22-h night) and staged with the fused
 inference form of ULW-SleepNet (:meth:`~neurotrio.sleep.model.ULWSleepNet.fused`), which gives the same
-probabilities as the training-form network.
+probabilities as the training-form network, either in torch (a ``.safetensors`` model) or in onnxruntime
+(a ``.onnx`` model from ``neurotrio sleep export``, :mod:`neurotrio.sleep.onnx_model`). The ONNX path
+never imports torch; with no model given, the embedded weights' ONNX twin is used (torch-free too).
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import torch
 
 from neurotrio.core.errors import ConfigError, InputError
-from neurotrio.sleep.model import STAGES, SleepModel, load_model, robust_stats
+from neurotrio.sleep.spec import DEFAULT_ONNX, STAGES, robust_stats
+
+if TYPE_CHECKING:  # both imported lazily: torch is loaded only for a torch model
+    from neurotrio.sleep.model import SleepModel
+    from neurotrio.sleep.onnx_model import OnnxSleepModel
+
+AnyModel = Union["SleepModel", "OnnxSleepModel"]
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +59,36 @@ class ScoreResult:
         return [STAGES[i] for i in self.stages]
 
 
-def predict_proba(model: SleepModel, epochs: Iterable[np.ndarray], batch_size: int = 16,
+def load_any_model(model: AnyModel | str | Path | None = None) -> AnyModel:
+    """A model ready to score: a loaded one as is, a ``.onnx`` file in onnxruntime, another file in torch.
+
+    None gives the embedded weights: their ONNX twin (``assets/ulw_sleepnet_sc4001.onnx``, no torch
+    needed) when it is installed, else the ``.safetensors`` file.
+
+    Raises:
+        CheckpointError: unreadable, unsafe or foreign model file.
+    """
+    from neurotrio.sleep.onnx_model import OnnxSleepModel, load_onnx_model
+
+    if isinstance(model, OnnxSleepModel):
+        return model
+    if model is None and DEFAULT_ONNX.is_file():
+        return load_onnx_model(DEFAULT_ONNX)
+    if isinstance(model, (str, Path)) and Path(model).suffix.lower() == ".onnx":
+        return load_onnx_model(model)
+    from neurotrio.sleep.model import SleepModel, load_model
+
+    return model if isinstance(model, SleepModel) else load_model(model)
+
+
+def predict_proba(model: AnyModel, epochs: Iterable[np.ndarray], batch_size: int = 16,
                   workers: int | None = None) -> np.ndarray:
-    """Class probabilities of epochs, with the fused network.
+    """Class probabilities of epochs, with the fused network (torch, or onnxruntime for an ONNX model).
 
     Args:
         model: the model (its ``normalization`` must not be "recording": normalise first, see
-            :func:`stage_recording`).
+            :func:`stage_recording`); an :class:`~neurotrio.sleep.onnx_model.OnnxSleepModel` goes to
+            :func:`~neurotrio.sleep.onnx_model.predict_proba_onnx`.
         epochs: arrays of shape (n, C, n_times) in microvolts (already per-recording normalised when the
             model uses "recording" normalisation), consumed one after the other; the next array is read
             in a background thread while the current one is staged.
@@ -71,6 +101,12 @@ def predict_proba(model: SleepModel, epochs: Iterable[np.ndarray], batch_size: i
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from neurotrio.sleep.onnx_model import OnnxSleepModel, predict_proba_onnx
+
+    if isinstance(model, OnnxSleepModel):
+        return predict_proba_onnx(model, epochs, batch_size, workers)
+    import torch
+
     fused = model.net.fused()
     workers = max(1, workers or torch.get_num_threads())
 
@@ -78,7 +114,7 @@ def predict_proba(model: SleepModel, epochs: Iterable[np.ndarray], batch_size: i
         with torch.inference_mode():
             return torch.softmax(fused(x), dim=-1)
 
-    out: list[torch.Tensor] = []
+    out: list = []
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # small convolutions: one core per batch beats splitting each op
     try:
@@ -124,14 +160,14 @@ def _epochs_of(chunk: np.ndarray, n_times: int) -> np.ndarray:
     return chunk[:, : n - n % n_times].reshape(c, -1, n_times).transpose(1, 0, 2)
 
 
-def stage_recording(psg_path: str | Path, model: SleepModel | None = None, channels: Sequence[str] | None = None,
-                    aliases: Mapping[str, str] | None = None, chunk_epochs: int = 240,
+def stage_recording(psg_path: str | Path, model: AnyModel | str | Path | None = None,
+                    channels: Sequence[str] | None = None, aliases: Mapping[str, str] | None = None, chunk_epochs: int = 240,
                     batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
     """Stage every whole 30-s epoch of a PSG file: the fast path behind :func:`score_recording`.
 
     Args:
         psg_path: EDF/EDF+/BDF file.
-        model: a loaded model (default: the embedded one).
+        model: a loaded model or a model file (default: the embedded one; see :func:`load_any_model`).
         channels: channel names to read for the model's inputs (default: the model's own names).
         aliases: requested name -> file label mapping (see :func:`neurotrio.sleep.edf.resolve_channels`).
         chunk_epochs: epochs read at a time (memory: 4 channels x 240 epochs x 3000 x 4 B = 11.5 MB).
@@ -145,7 +181,7 @@ def stage_recording(psg_path: str | Path, model: SleepModel | None = None, chann
     """
     from neurotrio.sleep.edf import iter_psg_chunks, load_psg
 
-    model = model or load_model()
+    model = load_any_model(model)
     cfg = model.config
     channels = tuple(channels) if channels else model.channels
     if len(channels) != cfg.n_chans:
@@ -206,7 +242,7 @@ def format_agreement(metrics: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def score_recording(psg_path: str | Path, model: SleepModel | str | Path | None = None,
+def score_recording(psg_path: str | Path, model: AnyModel | str | Path | None = None,
                     out_dir: str | Path | None = None, reference: str | Path | None = None,
                     channels: Sequence[str] | None = None, aliases: Mapping[str, str] | None = None,
                     trim_wake_min: float | None = 30.0, plot: bool = True) -> ScoreResult:
@@ -214,7 +250,9 @@ def score_recording(psg_path: str | Path, model: SleepModel | str | Path | None 
 
     Args:
         psg_path: EDF/EDF+/BDF recording.
-        model: a :class:`SleepModel`, a model file, or None for the embedded default.
+        model: a :class:`SleepModel` or :class:`OnnxSleepModel`, a model file (``.safetensors`` runs in
+            torch, ``.onnx`` in onnxruntime without importing torch), or None for the embedded default
+            (its ONNX twin: torch-free). Both forms give the same outputs (probabilities within 1e-5).
         out_dir: folder for ``<name>.hypnogram.csv`` (epoch, onset_s, stage, p_W..p_REM),
             ``<name>.hypnogram.edf`` (EDF+ annotations, readable by ``mne.read_annotations`` and
             EDFbrowser), ``<name>.hypnogram.png`` and ``<name>.score.json``. Written atomically: on any
@@ -240,8 +278,7 @@ def score_recording(psg_path: str | Path, model: SleepModel | str | Path | None 
 
     t0 = time.perf_counter()
     psg_path = Path(psg_path)
-    if not isinstance(model, SleepModel):
-        model = load_model(model)
+    model = load_any_model(model)
     labels = keep = None
     if reference is not None:  # check the reference before the costly part
         n_epochs = int(read_edf_header(psg_path).duration_s // model.config.epoch_s)
@@ -263,7 +300,7 @@ def score_recording(psg_path: str | Path, model: SleepModel | str | Path | None 
     return result
 
 
-def write_outputs(result: ScoreResult, psg_path: Path, model: SleepModel, out_dir: str | Path,
+def write_outputs(result: ScoreResult, psg_path: Path, model: AnyModel, out_dir: str | Path,
                   labels: np.ndarray | None = None, plot: bool = True) -> dict[str, Path]:
     """Write CSV, EDF+ hypnogram, PNG and JSON summary for ``result`` into ``out_dir`` atomically."""
     from neurotrio.core.config import to_dict
