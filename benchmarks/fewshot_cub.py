@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     bb, scale = cfg.model.backbone, "full scale" if args.full else "CPU scale"
     rows = "\n".join(f"| {s} | {fmt(test[s])} | {fmt(ablation[s])} | {PROTONET_CONV4[s]} |" for s in cfg.eval.settings)
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.fewshot_cub" + (" --full" if args.full else "")
-    text = f"""## fewshot-cub: FSL-SNN on CUB ({scale}), beside ProtoNet Conv-4
+    text = f"""### fewshot-cub: FSL-SNN on CUB ({scale}), beside ProtoNet Conv-4
 
 Command: `{cmd}`<br>
 Data: development data — the 100 CUB classes in ../shared/data ({tr['n_train_classes']} FEAT-train classes for

@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     what = ("all characters; evaluation alphabets for test" if args.full else
             f"{d.max_classes} stroke characters (evenly spaced), {d.max_per_class} drawings each, classes split "
             f"{tr['n_train_classes']} train / {tr['n_val_classes']} val / {test['n_test_classes']} test")
-    text = f"""## fewshot-dvs: FSL-SNN on Omniglot-DVS (simulated events, {scale})
+    text = f"""### fewshot-dvs: FSL-SNN on Omniglot-DVS (simulated events, {scale})
 
 Command: `{cmd}`<br>
 Data: development data — Omniglot pen strokes turned into DVS events by `neurotrio.fewshot.simulate`

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.fewshot_energy" + (" --full" if args.full else "")
     scale = "full scale" if args.full else "CPU scale"
     rows = "\n".join(f"| {s} | {fmt(snn_acc[s])} | {fmt(ann_acc[s])} | {drop[s]:+.2f} |" for s in cfg.eval.settings)
-    text = f"""## fewshot-energy: FSL-SNN vs its ANN twin on Omniglot ({scale})
+    text = f"""### fewshot-energy: FSL-SNN vs its ANN twin on Omniglot ({scale})
 
 Command: `{cmd}`<br>
 SNN: {snn_note}; T={snn.cfg.backbone.time_steps}. ANN twin: same architecture and schedule, ReLU, T=1, trained

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     bb = cfg.model.backbone
     rows = "\n".join(f"| {s} | {fmt(test[s])} | {fmt(ablation[s])} | {MESM[s]:.2f} |" for s in cfg.eval.settings)
     cmd = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.fewshot_omniglot" + (" --full" if args.full else "")
-    text = f"""## fewshot-omniglot: FSL-SNN on Omniglot ({scale}), beside MESM
+    text = f"""### fewshot-omniglot: FSL-SNN on Omniglot ({scale}), beside MESM
 
 Command: `{cmd}`<br>
 Data: development data — official Omniglot zips; trained on the background alphabets ({tr['n_train_classes']} classes

@@ -100,7 +100,7 @@ def section(m: dict, variants: tuple[str, ...], args: argparse.Namespace) -> str
               "loss, 12 epochs; stage 2 12 epochs; both Adam lr 3e-3 cosine-annealed, batch 64; stage 3 40 episodes, "
               "lr 3e-4; STSTNet-like 15 epochs")
     workers = run.get("fold_workers", 1)
-    return (f"## MER: LOSO on the MEGC2019 composite (key `mer-loso`)\n\n"
+    return (f"### MER: LOSO on the MEGC2019 composite (key `mer-loso`)\n\n"
             f"Command: `OMP_NUM_THREADS=1 python -m benchmarks.mer_loso{' --large' if args.large else ''}"
             f"{' --workers ' + str(workers) if workers > 1 else ''}"
             f"{' --max-folds ' + str(args.max_folds) if args.max_folds else ''}` (the section can be rebuilt from "

@@ -190,7 +190,7 @@ def measure(seqs: list[Path], args: argparse.Namespace, root: str) -> int:
     speedup = by[(raw, "OpenCV default TV-L1")] / by[(raw, "tuned TV-L1 (default)")]
     idle = max(r[4] for r in rows if r[1].startswith("tuned")) / max(1, args.workers)
     body = (
-        "## MPFNet preprocessing speed (mer-preprocess)\n\n"
+        "### MPFNet preprocessing speed (mer-preprocess)\n\n"
         f"Command: `{COMMAND}`. Data: the 21 CASME II sequences of the development data "
         "(`casme2_sequences`, 240×280 frames → 128×128 tensors (5, 10, 128, 128)). Machine: this 2-core CPU, "
         f"shared with other jobs while measured (5-minute load average {load:.1f} at the end); `prepare_many(workers={args.workers})`, one OpenCV thread per "
