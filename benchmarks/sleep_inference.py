@@ -61,7 +61,10 @@ def main(argv: list[str] | None = None) -> int:
     fused = net.fused()
     x = torch.from_numpy((np.random.default_rng(0).standard_normal((args.epochs, 4, 3000)) * 30).astype(np.float32))
     xn = x.numpy()
+    from neurotrio.sleep.export import OnnxForm
+
     sess_fused, sess_plain = _ort_session(fused, args.threads), _ort_session(literal, args.threads)
+    sess_shipped = _ort_session(OnnxForm(fused), args.threads)  # what `sleep export` writes and `score` runs
 
     def torch_run(mod, bs, ctx):
         def run():
@@ -77,11 +80,13 @@ def main(argv: list[str] | None = None) -> int:
         "PyTorch, unfused, no_grad, batch 1": torch_run(literal, 1, torch.no_grad),
         "PyTorch, training form (product-weight separable convs), no_grad, batch 32": torch_run(net, 32, torch.no_grad),
         "PyTorch, fused, inference_mode, batch 8": torch_run(fused, 8, torch.inference_mode),
-        "PyTorch, fused, inference_mode, batch 16 (what `score` uses)": torch_run(fused, 16, torch.inference_mode),
+        "PyTorch, fused, inference_mode, batch 16 (what `score` runs for a .safetensors model)": torch_run(fused, 16, torch.inference_mode),
         "PyTorch, fused, inference_mode, batch 64": torch_run(fused, 64, torch.inference_mode),
         "onnxruntime, unfused graph, batch 16": ort_run(sess_plain, 16),
         "onnxruntime, fused graph, batch 8": ort_run(sess_fused, 8),
         "onnxruntime, fused graph, batch 16": ort_run(sess_fused, 16),
+        "onnxruntime, fused 2-D graph (`OnnxForm`: the shipped .onnx, what `score` runs by default), batch 16": ort_run(sess_shipped, 16),
+        "onnxruntime, fused 2-D graph (`OnnxForm`), batch 64": ort_run(sess_shipped, 64),
         f"neurotrio predict_proba (fused, batch 16, one batch per core on {os.cpu_count()} cores)":
             lambda: np.log(predict_proba(model, [xn], 16, workers=os.cpu_count())),
     }
