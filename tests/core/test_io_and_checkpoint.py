@@ -78,3 +78,33 @@ def test_training_state_restores_every_rng(tmp_path):
     set_rng_state(loaded["rng"])
     assert loaded["epoch"] == 2
     assert torch.equal(torch.rand(3), expected[0]) and np.array_equal(np.random.rand(3), expected[1])
+
+
+def test_stale_parts_of_dead_writers_are_removed(tmp_path):
+    """A killed writer's temp file/folder is cleaned by the next writer; a live writer's is kept."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    from neurotrio.core.io import atomic_dir, atomic_write_text
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    host = socket.gethostname()
+    target = tmp_path / "result.json"
+    stale = tmp_path / f".result.json.{host}-{dead}.abc123.part"
+    stale.write_text("half")
+    live = tmp_path / f".result.json.{host}-{os.getpid()}.def456.part"
+    live.write_text("in progress")
+    other = tmp_path / f".other.json.{host}-{dead}.x.part"
+    other.write_text("another target's")
+    atomic_write_text(target, "{}")
+    assert target.read_text() == "{}"
+    assert not stale.exists() and live.exists() and other.exists()
+    stale_dir = tmp_path / f".run.{host}-{dead}.q.part"
+    stale_dir.mkdir()
+    (stale_dir / "model.safetensors").write_bytes(b"x")
+    with atomic_dir(tmp_path / "run") as tmp:
+        (tmp / "a.txt").write_text("a")
+    assert not stale_dir.exists() and (tmp_path / "run" / "a.txt").exists()

@@ -87,6 +87,7 @@ def test_sigkill_mid_epoch_then_resume_equals_an_uninterrupted_run(tmp_path) -> 
     resumed = subprocess.run(_train_cmd(data, run, "--resume"), env=ENV, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert not state.exists()  # removed once the fold finished
+    assert not list(run.glob(".*.part"))  # a temp file the kill may have left is cleaned by the next writer
 
     for fold in ("fold0.safetensors", "fold1.safetensors"):
         a, b = _tensors(ref / fold), _tensors(run / fold)

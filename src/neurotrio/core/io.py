@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_parts(path)
+    fd, tmp = tempfile.mkstemp(prefix=_part_prefix(path), suffix=".part", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; outputs get the usual permissions
     os.close(fd)
     tmp_path = Path(tmp)
@@ -33,6 +35,43 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _part_prefix(path: Path) -> str:
+    """Temp names carry the writer's host and pid, so a later writer can tell a dead writer's leftovers."""
+    return f".{path.name}.{socket.gethostname()}-{os.getpid()}."
+
+
+def remove_stale_parts(path: str | Path) -> list[Path]:
+    """Delete temp files/folders that a killed writer of ``path`` left beside it; returns what was removed.
+
+    Only leftovers written on this host by a process that no longer exists are removed; a live writer's
+    temp (here or on another host sharing the folder) is never touched.
+    """
+    path = Path(path)
+    host = socket.gethostname()
+    removed = []
+    for part in path.parent.glob(f".{_glob_escape(path.name)}.{_glob_escape(host)}-*.part"):
+        pid = part.name[len(f".{path.name}.{host}-"):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(part, ignore_errors=True) if part.is_dir() else part.unlink(missing_ok=True)
+            removed.append(part)
+    return removed
+
+
+def _glob_escape(text: str) -> str:
+    """``text`` as a literal glob pattern."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def _umask() -> int:
@@ -71,7 +110,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent))
+    remove_stale_parts(path)
+    tmp = Path(tempfile.mkdtemp(prefix=_part_prefix(path), suffix=".part", dir=path.parent))
     tmp.chmod(0o777 & ~_umask())
     existed = path.exists()
     try:
