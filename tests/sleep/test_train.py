@@ -122,3 +122,19 @@ def test_cross_validate_writes_per_fold_and_pooled_results(tmp_path) -> None:
     assert json.loads((tmp_path / "kfold.json").read_text())["config"]["n_folds"] == 2
     again = cross_validate(nights, cfg, tmp_path, resume=True, progress=False)  # finished folds are skipped
     assert again["pooled"]["confusion_matrix"] == res["pooled"]["confusion_matrix"]
+
+
+def test_predict_accepts_float64_epochs() -> None:
+    """Library callers often hold float64 arrays; ``predict`` casts them instead of failing on dtype."""
+    import numpy as np
+    import torch
+
+    from neurotrio.sleep.model import ULWSleepNet, ULWSleepNetConfig
+    from neurotrio.sleep.train import predict
+
+    torch.manual_seed(0)
+    net = ULWSleepNet(ULWSleepNetConfig())
+    x = np.random.default_rng(0).standard_normal((3, 4, 3000)) * 20  # float64
+    p64, p32 = predict(net, x), predict(net, x.astype(np.float32))
+    assert p64.shape == (3, 5) and np.allclose(p64.sum(1), 1, atol=1e-5)
+    assert np.allclose(p64, p32, atol=1e-6)

@@ -96,9 +96,9 @@ def class_weights_of(y: np.ndarray, n_classes: int) -> torch.Tensor:
 @torch.no_grad()
 def predict(model: nn.Module, x: np.ndarray | torch.Tensor, device: torch.device | str = "cpu",
             batch_size: int = 512) -> np.ndarray:
-    """Softmax probabilities (n, n_classes) of epochs (n, C, n_times), in eval mode."""
+    """Softmax probabilities (n, n_classes) of epochs (n, C, n_times), in eval mode (any float input)."""
     model.eval().to(device)
-    x = torch.as_tensor(x)
+    x = torch.as_tensor(x, dtype=torch.float32)
     out = [torch.softmax(model(x[i:i + batch_size].to(device)), -1).cpu() for i in range(0, x.shape[0], batch_size)]
     return torch.cat(out).numpy() if out else np.zeros((0, len(STAGES)), np.float32)
 
