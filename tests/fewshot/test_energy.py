@@ -71,3 +71,21 @@ def test_snn_backbone_uses_accumulates_after_the_first_layer():
     assert s.total_macs == pytest.approx(2 * a.total_macs)
     assert 0 < max(r.firing_rate for r in s.layers[1:]) <= 1
     assert ratio == pytest.approx(a.total_pj / s.total_pj)
+
+
+def test_paper_rule_counts_sparse_real_valued_layers_as_sops_strict_as_macs():
+    """After the first layer the paper's rule charges accumulates at the input's non-zero rate, even for
+    real-valued inputs (like the SFE's correlation volume); the strict rule charges them dense MACs."""
+    first = nn.Linear(2, 4, bias=False)
+    with torch.no_grad():
+        first.weight.copy_(torch.tensor([[2.0, 0], [-1, 0], [0, -1], [0, -3]]))
+    net = nn.Sequential(first, nn.ReLU(), nn.Linear(4, 5, bias=False))
+    x = torch.tensor([[1.5, 0.5]])  # hidden [3, 0, 0, 0]: real-valued, a quarter non-zero
+    paper = estimate_energy(net, x, spiking=True, rule="paper")
+    strict = estimate_energy(net, x, spiking=True, rule="strict")
+    assert [r.kind for r in paper.layers] == ["mac", "ac"] and paper.layers[1].sops == 5
+    assert paper.total_pj == pytest.approx(8 * 4.6 + 5 * 0.9)
+    assert [r.kind for r in strict.layers] == ["mac", "mac"]
+    assert strict.total_pj == pytest.approx((8 + 20) * 4.6)
+    with pytest.raises(ValueError, match="rule"):
+        estimate_energy(net, x, rule="loose")

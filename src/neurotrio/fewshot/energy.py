@@ -15,6 +15,14 @@ Counting rule (stated once, used everywhere):
       ``E_ANN = e_mac × ΣMACs(all layers)``. Batch norm is folded into the convs at inference and
       costs nothing; neuron updates and memory access are not counted (as in the paper's rule).
 
+Two rules for the SNN (``rule``):
+    * ``"paper"`` — the FSL-SNN paper's formula as stated: ``E_SNN = e_mac × MACs(first layer) +
+      e_ac × ΣSOPs`` with SOPs = ``r_in × MACs`` for *every* later layer, also those whose inputs are
+      real-valued but sparse (the SFE's correlation volume is > 99 % zeros); the paper assumes all
+      layers after the encoder are spike-driven.
+    * ``"strict"`` — every layer with a real-valued (non-binary) input pays dense MACs, since it needs
+      multiplications whatever its sparsity. It never gives less energy than ``"paper"``.
+
 Example:
     >>> EnergyCost().e_ac_pj * 10   # 2 spikes × fan-out 5 = 10 accumulates
     9.0
@@ -93,7 +101,7 @@ def _is_binary(x: Tensor) -> bool:
 
 @torch.no_grad()
 def estimate_energy(model: nn.Module, example: Tensor, spiking: bool = True, call: str | None = None,
-                    cost: EnergyCost = EnergyCost(), skip: tuple[str, ...] = ()) -> EnergyReport:
+                    cost: EnergyCost = EnergyCost(), skip: tuple[str, ...] = (), rule: str = "paper") -> EnergyReport:
     """Measure per-layer MACs, firing rates and SOPs with forward hooks on a real input batch.
 
     Args:
@@ -104,10 +112,13 @@ def estimate_energy(model: nn.Module, example: Tensor, spiking: bool = True, cal
         call: name of the method to run (default ``forward``), e.g. ``"embed"``.
         cost: energy per operation.
         skip: module-name prefixes not to count (e.g. ``("head",)`` for a pre-training head).
+        rule: ``"paper"`` or ``"strict"`` (module docstring); only matters when ``spiking``.
 
     Returns:
         An ``EnergyReport`` for one sample.
     """
+    if rule not in ("paper", "strict"):
+        raise ValueError(f"energy rule must be 'paper' or 'strict', got {rule!r}")
     stats: dict[str, list[float]] = {}
     names = {m: n for n, m in model.named_modules()}
 
@@ -132,10 +143,10 @@ def estimate_energy(model: nn.Module, example: Tensor, spiking: bool = True, cal
         model.train(was_training)
     b = example.shape[0]
     layers = []
-    for name, (macs, nonzero, numel, binary) in stats.items():
+    for i, (name, (macs, nonzero, numel, binary)) in enumerate(stats.items()):  # in execution order
         macs /= b
         rate = nonzero / numel if numel else 0.0
-        if spiking and binary:
+        if spiking and (binary or (rule == "paper" and i > 0)):
             sops = rate * macs
             layers.append(LayerEnergy(name, "ac", macs, rate, sops, sops * cost.e_ac_pj))
         else:
@@ -149,7 +160,7 @@ def energy_ratio(ann: EnergyReport, snn: EnergyReport) -> float:
 
 
 def compare_energy(snn: nn.Module, ann: nn.Module, images: Tensor, ann_images: Tensor | None = None,
-                   cost: EnergyCost = EnergyCost()) -> tuple[EnergyReport, EnergyReport, float]:
+                   cost: EnergyCost = EnergyCost(), rule: str = "paper") -> tuple[EnergyReport, EnergyReport, float]:
     """Energy per image of the few-shot feature extractor (backbone + SFE), SNN vs its ANN twin.
 
     Args:
@@ -157,11 +168,12 @@ def compare_energy(snn: nn.Module, ann: nn.Module, images: Tensor, ann_images: T
             at test time and is skipped; the CFC cost depends on the episode and is not included).
         images: real test inputs ``(B, C, H, W)`` or ``(B, T, C, H, W)``.
         ann_images: the ANN twin's inputs if they differ (default ``images``).
+        rule: the SNN's counting rule, ``"paper"`` or ``"strict"`` (module docstring).
 
     Returns:
         ``(snn_report, ann_report, E_ANN / E_SNN)``.
     """
-    snn_rep = estimate_energy(snn, images, spiking=True, call="embed", cost=cost, skip=("head",))
+    snn_rep = estimate_energy(snn, images, spiking=True, call="embed", cost=cost, skip=("head",), rule=rule)
     ann_rep = estimate_energy(ann, images if ann_images is None else ann_images, spiking=False, call="embed",
                               cost=cost, skip=("head",))
     return snn_rep, ann_rep, energy_ratio(ann_rep, snn_rep)
@@ -199,7 +211,10 @@ def energy_table(cfg, weights: str | None = None, ann_weights: str | None = None
     else:
         ann = build_model(replace(snn.cfg, backbone=twin_config(snn.cfg.backbone, 1 if static else None)))
     snn_rep, ann_rep, ratio = compare_energy(snn, ann, images)
-    return (f"SNN (T={snn.cfg.backbone.time_steps}, per image, {batch} test images)\n\n{snn_rep.table()}\n"
+    strict, _, strict_ratio = compare_energy(snn, ann, images, rule="strict")
+    return (f"SNN (T={snn.cfg.backbone.time_steps}, per image, {batch} test images; the paper's rule)\n\n"
+            f"{snn_rep.table()}\n"
             f"ANN twin (T={ann.cfg.backbone.time_steps})\n\n{ann_rep.table()}\n"
             f"E_SNN = {snn_rep.total_pj / 1e6:.4f} µJ, E_ANN = {ann_rep.total_pj / 1e6:.4f} µJ, "
-            f"ratio E_ANN / E_SNN = {ratio:.2f}x")
+            f"ratio E_ANN / E_SNN = {ratio:.2f}x (paper's rule); strict rule (real-valued inputs pay MACs): "
+            f"E_SNN = {strict.total_pj / 1e6:.4f} µJ, ratio {strict_ratio:.2f}x")
