@@ -11,8 +11,8 @@ Run from the repository root (needs ../shared/data or --source; ~5-10 min on thi
 2. Trains ULW-SleepNet (reference optimiser, 50 epochs, batch 32) on the night's prepared epochs
    (DeepSleepNet trimming, 841 epochs) that lie BEFORE the demo excerpt; validation = every fifth
    5-min block of that part. Nothing is selected on the demo part.
-3. Writes the weights (safetensors, with config and provenance in the header), the training config
-   and ATTRIBUTION.md into ``src/neurotrio/sleep/assets/``.
+3. Writes the weights (safetensors, with config and provenance in the header), their ONNX twin (what
+   ``score`` runs by default), the training config and ATTRIBUTION.md into ``src/neurotrio/sleep/assets/``.
 """
 
 from __future__ import annotations
@@ -132,6 +132,10 @@ def main(argv: list[str] | None = None) -> int:
     save_model(model, DEFAULT_WEIGHTS, trained_on=trained_on, best_epoch=history.best_epoch,
                history=history.epochs, script="benchmarks/make_sleep_demo.py", provenance=provenance(args.seed))
     save_config(cfg, ASSETS / "ulw_sleepnet_sc4001.train.yaml")
+    from neurotrio.sleep.export import write_default_onnx
+
+    onnx = write_default_onnx()
+    print(f"ONNX twin: {onnx.path.name} (max |onnxruntime - torch| logit difference {onnx.max_abs_diff:.1e})")
     print(f"weights: {DEFAULT_WEIGHTS.name} (best validation epoch {history.best_epoch}, "
           f"{time.perf_counter() - t0:.0f} s)\n{trained_on}")
     return 0
