@@ -28,6 +28,8 @@ class TensorBatches:
                  drop_last: bool = False, shard: bool = True):
         self.x, self.y, self.batch_size, self.generator, self.drop_last = x, y, batch_size, generator, drop_last
         self.world = distributed.world_size() if shard else 1
+        if self.world > 1:
+            distributed.check_batch_size(batch_size)
 
     def __len__(self) -> int:
         full, tail = divmod(self.x.shape[0], self.batch_size)

@@ -98,9 +98,19 @@ def make_loader(dataset: Dataset, batch_size: int, shuffle: bool, generator: tor
     if not is_distributed():
         return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
                           drop_last=drop_last, num_workers=num_workers)
+    check_batch_size(batch_size)
     order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
     batches = ShardedBatchSampler(BatchSampler(order, batch_size, drop_last), rank(), world_size())
     return DataLoader(dataset, batch_sampler=batches, generator=generator, num_workers=num_workers)
+
+
+def check_batch_size(batch_size: int) -> None:
+    """Refuse a global batch smaller than the number of ranks (some rank would get no items)."""
+    from neurotrio.core.errors import ConfigError
+
+    if batch_size < world_size():
+        raise ConfigError(f"batch size {batch_size} is smaller than the {world_size()} torchrun processes: "
+                          "each needs at least one item of every batch")
 
 
 def share_of_batch(items: torch.Tensor) -> torch.Tensor:
@@ -133,13 +143,13 @@ class _AllGather(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         parts = [torch.empty_like(x) for _ in range(world_size())]
         dist.all_gather(parts, x.contiguous())
         return torch.stack(parts)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.contiguous()
         dist.all_reduce(grad)
         return grad[rank()]
@@ -149,13 +159,13 @@ class _AllReduceSum(torch.autograd.Function):
     """Sum across ranks; backward: the ranks' gradients summed (each rank's input feeds every output)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
         out = x.clone()
         dist.all_reduce(out)
         return out
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:  # noqa: ANN001
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
         grad = grad.clone()
         dist.all_reduce(grad)
         return grad
