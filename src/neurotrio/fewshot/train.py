@@ -251,6 +251,10 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
     device = pick_device(cfg.device)
     model_cfg = resolve_model_config(cfg, train)
     model = build_model(model_cfg).to(device)
+    if distributed.is_distributed():  # BN synced across ranks from the start: recalibration shares batches too
+        from neurotrio.core.sync_batchnorm import convert_batchnorm
+
+        convert_batchnorm(model, device)
     t0 = time.perf_counter()
     hist_pre = pretrain(model, train, val, cfg, device, gen)
     t1 = time.perf_counter()
