@@ -3,9 +3,11 @@ gradient's global L2 norm, to see instabilities such as the one that led to ``pr
 
     OMP_NUM_THREADS=1 python -m benchmarks.fewshot_pretrain_trace --set pretrain.grad_clip=null --steps 660
 
-Same data order, model, optimiser and schedule as ``train.pretrain`` with the ``benchmarks.fewshot_omniglot``
-settings (validation between epochs does not change the training trajectory, so it is skipped).
-Prints a summary; ``--csv FILE`` keeps every step. Data: ``../shared/data/fewshot/omniglot`` (development data).
+Runs the library's own ``train.train_model`` with the ``benchmarks.fewshot_omniglot`` settings (fine-tuning
+off) and records every pre-training step: the TET loss is observed by wrapping ``train.tet_loss`` and the
+gradient norm (before any clipping) by an optimizer step pre-hook, so the trajectory is exactly the
+library's. Prints a summary; ``--csv FILE`` keeps every step. Data: ``../shared/data/fewshot/omniglot``
+(development data).
 """
 
 from __future__ import annotations
@@ -16,63 +18,68 @@ import statistics
 from benchmarks.fewshot_common import apply_overrides
 
 
+class _Stop(Exception):
+    pass
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
     from benchmarks.fewshot_omniglot import config
-    from neurotrio.core.distributed import make_loader
-    from neurotrio.core.seed import seed_everything
+    from neurotrio.fewshot import train as train_mod
     from neurotrio.fewshot.evaluate import load_splits
-    from neurotrio.fewshot.fslsnn import build_model
-    from neurotrio.fewshot.losses import tet_loss
-    from neurotrio.fewshot.train import resolve_model_config
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=0, help="stop after this many steps (0: all epochs)")
     ap.add_argument("--cache-dir", default="/tmp/neurotrio_fewshot_cache")
-    ap.add_argument("--csv", default="", help="write step,epoch,lr,loss,batch_acc,grad_norm rows here")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--csv", default="", help="write step,lr,loss,batch_acc,grad_norm rows here")
+    ap.add_argument("--set", dest="overrides", action="append", default=["finetune.episodes=0"],
+                    metavar="KEY=VALUE")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     cfg = apply_overrides(config(False, args.cache_dir), args.overrides)
-    pc = cfg.pretrain
-    train = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed)["train"]
-    gen = seed_everything(cfg.seed)
-    model = build_model(resolve_model_config(cfg, train)).train()
-    _, labels = train.targets.unique(return_inverse=True)
-    loader = make_loader(torch.utils.data.TensorDataset(train.images, labels), pc.batch_size, shuffle=True,
-                         generator=gen, drop_last=True)
-    opt = torch.optim.SGD(model.parameters(), lr=pc.lr, momentum=pc.momentum, weight_decay=pc.weight_decay,
-                          nesterov=True)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=pc.epochs * len(loader))
-    rows = []
-    for epoch in range(pc.epochs):
-        for x, y in loader:
-            opt.zero_grad(set_to_none=True)
-            out = model(x)
-            loss = tet_loss(out, y, cfg.loss.tet_lambda, cfg.loss.tet_phi)
-            loss.backward()
-            norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), pc.grad_clip or float("inf")))
-            lr = opt.param_groups[0]["lr"]
-            opt.step()
-            sched.step()
-            acc = float((out.mean(1).argmax(-1) == y).float().mean())
-            rows.append((len(rows) + 1, epoch + 1, lr, float(loss), acc, norm))
-            if args.steps and len(rows) >= args.steps:
-                break
+    splits = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed)
+    rows: list[list[float]] = []
+    tet_loss = train_mod.tet_loss
+
+    def observed_loss(out, y, *a, **k):  # the pre-training step's loss (fine-tuning is off)
+        loss = tet_loss(out, y, *a, **k)
+        acc = float((out.detach().mean(1).argmax(-1) == y).float().mean())
+        rows.append([len(rows) + 1, 0.0, float(loss.detach()), acc, 0.0])
+        return loss
+
+    def before_step(opt, *_):  # gradients are complete (and, with grad_clip, already clipped: see below)
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        rows[-1][1] = opt.param_groups[0]["lr"]
+        rows[-1][4] = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
         if args.steps and len(rows) >= args.steps:
-            break
+            raise _Stop
+
+    train_mod.tet_loss = observed_loss
+    from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+    handle = register_optimizer_step_pre_hook(before_step)
+    try:
+        train_mod.train_model(cfg, splits["train"], splits["val"])
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+        train_mod.tet_loss = tet_loss
     if args.csv:
         with open(args.csv, "w") as fh:
-            fh.write("step,epoch,lr,loss,batch_acc,grad_norm\n")
+            fh.write("step,lr,loss,batch_acc,grad_norm\n")
             fh.writelines(",".join(f"{v:.6g}" for v in r) + "\n" for r in rows)
-    norms = [r[5] for r in rows[:150]]
-    jump = max(range(1, len(rows)), key=lambda i: rows[i][3] - rows[i - 1][3])
-    print(f"{len(rows)} steps ({len(loader)} per epoch); grad norm over the first {len(norms)} steps: median "
-          f"{statistics.median(norms):.2f}, max {max(norms):.2f} (step {norms.index(max(norms)) + 1})")
+    clip = cfg.pretrain.grad_clip
+    norms = [r[4] for r in rows[:150]]
+    jump = max(range(1, len(rows)), key=lambda i: rows[i][2] - rows[i - 1][2])
+    print(f"{len(rows)} steps; gradient norm{f' (after clipping at {clip})' if clip else ''} over the first "
+          f"{len(norms)} steps: median {statistics.median(norms):.2f}, max {max(norms):.2f} "
+          f"(step {norms.index(max(norms)) + 1})")
     s0, s1 = rows[jump - 1], rows[jump]
-    print(f"largest one-step loss rise: step {s1[0]} (epoch {s1[1]}, lr {s1[2]:.4f}): loss {s0[3]:.2f} -> {s1[3]:.2f}, "
-          f"grad norm of the step before {s0[5]:.2f}, of that step {s1[5]:.2f}; mean loss of the last 20 steps {statistics.mean(r[3] for r in rows[-20:]):.2f}")
+    print(f"largest one-step loss rise: step {s1[0]:.0f} (lr {s1[1]:.4f}): loss {s0[2]:.2f} -> {s1[2]:.2f}, "
+          f"gradient norm of the step before {s0[4]:.2f}; mean loss of the last 20 steps "
+          f"{statistics.mean(r[2] for r in rows[-20:]):.2f}")
     return 0
 
 

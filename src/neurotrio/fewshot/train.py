@@ -55,10 +55,10 @@ log = logging.getLogger(__name__)
 class PretrainConfig:
     """Supervised TET pre-training over the base classes (``epochs=0`` skips it).
 
-    ``grad_clip`` caps the gradients' global L2 norm per step (None: off). Without it, one batch late in
-    a CPU-scale Omniglot run (step 636 of 813, lr already 0.006) moved the spiking layers so far that the
-    network stopped firing and never recovered (loss 3.8 → 7.2 = chance in one step); typical norms
-    there are ~1.3 (median of the first 150 steps; ~10 at the very start).
+    ``grad_clip`` caps the gradients' global L2 norm per step (None: off). Without it, in a CPU-scale
+    Omniglot run one step's surrogate gradient exploded (norm 4e10 at step 635 of 813, against a median
+    of 1.2 over the first 150 steps and 10 at the first), the update stopped the network firing and it
+    never recovered (loss 3.8 → 7.2 = chance); ``benchmarks/fewshot_pretrain_trace.py`` shows it.
     """
 
     epochs: int = 3
