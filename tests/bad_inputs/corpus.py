@@ -13,21 +13,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from tests.bad_inputs.cases import BadInput
 from tests.bad_inputs.corpus_fewshot import FEWSHOT_CASES
 from tests.bad_inputs.corpus_mer import MER_CASES
 from tests.bad_inputs.corpus_sleep import SLEEP_CASES
 
-_GENERATORS = [*SLEEP_CASES, *MER_CASES, *FEWSHOT_CASES]
-# every case; the id is the generator's name with dashes
-CORPUS = [pytest.param(gen, id=gen.__name__.replace("_", "-")) for gen in _GENERATORS]
+# every case; the id is the generator's name
+CORPUS = [*SLEEP_CASES, *MER_CASES, *FEWSHOT_CASES]
 
 
 def case(name: str) -> Callable[[Path], BadInput]:
     """The generator called ``name`` (e.g. ``"edf_truncated"``)."""
-    return {gen.__name__: gen for gen in _GENERATORS}[name]
+    gens = {p.values[0].__name__: p.values[0] for p in CORPUS}
+    return gens[name]
 
 
 __all__ = ["CORPUS", "BadInput", "case"]

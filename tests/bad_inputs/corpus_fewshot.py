@@ -9,6 +9,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.bad_inputs.cases import BadInput, Payload
 
@@ -190,21 +191,21 @@ def fewshot_energy_weights_truncated(tmp: Path) -> BadInput:
                      "--batch", "4", "--out", str(out)], "cut.safetensors", r"not a safetensors model file", out)
 
 
-# every case of this system, in order (ids: see corpus.CORPUS)
+# every case of this system; the id is the generator's name
 FEWSHOT_CASES = [
-    aedat4_truncated,
-    aedat4_cut_in_header,
-    aedat4_wrong_magic,
-    aedat4_corrupt_packet,
-    aedat4_corrupt_header_table,
-    csv_boundaries_outside_recording,
-    csv_end_before_start,
-    omniglot_unreadable_image,
-    omniglot_colour_image,
-    omniglot_broken_zip,
-    cub_rgba_image,
-    simulate_broken_zip,
-    fewshot_weights_pickle_payload,
-    fewshot_weights_wrong_architecture,
-    fewshot_energy_weights_truncated,
+    pytest.param(aedat4_truncated, id="aedat4-truncated"),
+    pytest.param(aedat4_cut_in_header, id="aedat4-cut-in-header"),
+    pytest.param(aedat4_wrong_magic, id="aedat4-wrong-magic"),
+    pytest.param(aedat4_corrupt_packet, id="aedat4-corrupt-packet"),
+    pytest.param(aedat4_corrupt_header_table, id="aedat4-corrupt-header-table"),
+    pytest.param(csv_boundaries_outside_recording, id="csv-boundaries-outside-recording"),
+    pytest.param(csv_end_before_start, id="csv-end-before-start"),
+    pytest.param(omniglot_unreadable_image, id="omniglot-unreadable-image"),
+    pytest.param(omniglot_colour_image, id="omniglot-colour-image"),
+    pytest.param(omniglot_broken_zip, id="omniglot-broken-zip"),
+    pytest.param(cub_rgba_image, id="cub-rgba-image"),
+    pytest.param(simulate_broken_zip, id="simulate-broken-zip"),
+    pytest.param(fewshot_weights_pickle_payload, id="fewshot-weights-pickle-payload"),
+    pytest.param(fewshot_weights_wrong_architecture, id="fewshot-weights-wrong-architecture"),
+    pytest.param(fewshot_energy_weights_truncated, id="fewshot-energy-weights-truncated"),
 ]

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.bad_inputs.cases import BadInput, Payload
 
@@ -185,24 +186,24 @@ def mer_coding_sheet_onset_after_apex(tmp: Path) -> BadInput:
                      "--out", str(out)], "CASME2-coding-20140508.csv", r"onset frame 15 is after apex frame 12", out)
 
 
-# every case of this system, in order (ids: see corpus.CORPUS)
+# every case of this system; the id is the generator's name
 MER_CASES = [
-    mer_empty_video,
-    mer_one_frame_video,
-    mer_garbage_video,
-    mer_faceless_images,
-    mer_onset_after_apex,
-    mer_onset_equals_apex,
-    mer_apex_out_of_range,
-    mer_unreadable_frame,
-    mer_empty_frames_folder,
-    mer_flow_map_grey,
-    mer_flow_map_broken_png,
-    mer_model_pickle_payload,
-    mer_model_wrong_architecture,
-    mer_model_folder_without_metadata,
-    mer_composite_unknown_label,
-    mer_composite_grey_flow_map,
-    mer_casme2_unknown_emotion,
-    mer_coding_sheet_onset_after_apex,
+    pytest.param(mer_empty_video, id="mer-empty-video"),
+    pytest.param(mer_one_frame_video, id="mer-one-frame-video"),
+    pytest.param(mer_garbage_video, id="mer-garbage-video"),
+    pytest.param(mer_faceless_images, id="mer-faceless-images"),
+    pytest.param(mer_onset_after_apex, id="mer-onset-after-apex"),
+    pytest.param(mer_onset_equals_apex, id="mer-onset-equals-apex"),
+    pytest.param(mer_apex_out_of_range, id="mer-apex-out-of-range"),
+    pytest.param(mer_unreadable_frame, id="mer-unreadable-frame"),
+    pytest.param(mer_empty_frames_folder, id="mer-empty-frames-folder"),
+    pytest.param(mer_flow_map_grey, id="mer-flow-map-grey"),
+    pytest.param(mer_flow_map_broken_png, id="mer-flow-map-broken-png"),
+    pytest.param(mer_model_pickle_payload, id="mer-model-pickle-payload"),
+    pytest.param(mer_model_wrong_architecture, id="mer-model-wrong-architecture"),
+    pytest.param(mer_model_folder_without_metadata, id="mer-model-folder-without-metadata"),
+    pytest.param(mer_composite_unknown_label, id="mer-composite-unknown-label"),
+    pytest.param(mer_composite_grey_flow_map, id="mer-composite-grey-flow-map"),
+    pytest.param(mer_casme2_unknown_emotion, id="mer-casme2-unknown-emotion"),
+    pytest.param(mer_coding_sheet_onset_after_apex, id="mer-coding-sheet-onset-after-apex"),
 ]

@@ -6,6 +6,7 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from tests.bad_inputs.cases import BadInput, Payload
 
@@ -220,31 +221,31 @@ def sleep_train_truncated_psg(tmp: Path) -> BadInput:
                     "SC4001E0-PSG.edf", r"truncated or corrupt EDF", out)
 
 
-# every case of this system, in order (ids: see corpus.CORPUS)
+# every case of this system; the id is the generator's name
 SLEEP_CASES = [
-    edf_truncated,
-    edf_header_only,
-    edf_cut_inside_header,
-    edf_not_edf,
-    edf_empty_file,
-    edf_record_count_not_a_number,
-    edf_header_size_disagrees,
-    edf_zero_samples_per_record,
-    edf_inverted_digital_range,
-    edf_record_duration_zero,
-    edf_record_duration_nan,
-    edf_eeg_at_7_hz,
-    edf_nan_channel,
-    edf_inf_channel,
-    edf_flat_channel,
-    edf_shorter_than_one_epoch,
-    edf_missing_channel,
-    hypnogram_not_covering,
-    hypnogram_is_a_psg,
-    hypnogram_truncated,
-    sleep_model_pickle_payload,
-    sleep_model_torch_pickle,
-    sleep_model_wrong_architecture,
-    sleep_train_psg_without_hypnogram,
-    sleep_train_truncated_psg,
+    pytest.param(edf_truncated, id="edf-truncated"),
+    pytest.param(edf_header_only, id="edf-header-only"),
+    pytest.param(edf_cut_inside_header, id="edf-cut-inside-header"),
+    pytest.param(edf_not_edf, id="edf-not-edf"),
+    pytest.param(edf_empty_file, id="edf-empty-file"),
+    pytest.param(edf_record_count_not_a_number, id="edf-record-count-not-a-number"),
+    pytest.param(edf_header_size_disagrees, id="edf-header-size-disagrees"),
+    pytest.param(edf_zero_samples_per_record, id="edf-zero-samples-per-record"),
+    pytest.param(edf_inverted_digital_range, id="edf-inverted-digital-range"),
+    pytest.param(edf_record_duration_zero, id="edf-record-duration-zero"),
+    pytest.param(edf_record_duration_nan, id="edf-record-duration-nan"),
+    pytest.param(edf_eeg_at_7_hz, id="edf-eeg-at-7-hz"),
+    pytest.param(edf_nan_channel, id="edf-nan-channel"),
+    pytest.param(edf_inf_channel, id="edf-inf-channel"),
+    pytest.param(edf_flat_channel, id="edf-flat-channel"),
+    pytest.param(edf_shorter_than_one_epoch, id="edf-shorter-than-one-epoch"),
+    pytest.param(edf_missing_channel, id="edf-missing-channel"),
+    pytest.param(hypnogram_not_covering, id="hypnogram-not-covering"),
+    pytest.param(hypnogram_is_a_psg, id="hypnogram-is-a-psg"),
+    pytest.param(hypnogram_truncated, id="hypnogram-truncated"),
+    pytest.param(sleep_model_pickle_payload, id="sleep-model-pickle-payload"),
+    pytest.param(sleep_model_torch_pickle, id="sleep-model-torch-pickle"),
+    pytest.param(sleep_model_wrong_architecture, id="sleep-model-wrong-architecture"),
+    pytest.param(sleep_train_psg_without_hypnogram, id="sleep-train-psg-without-hypnogram"),
+    pytest.param(sleep_train_truncated_psg, id="sleep-train-truncated-psg"),
 ]
