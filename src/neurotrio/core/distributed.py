@@ -155,27 +155,6 @@ class _AllGather(torch.autograd.Function):
         return grad[rank()]
 
 
-class _AllReduceSum(torch.autograd.Function):
-    """Sum across ranks; backward: the ranks' gradients summed (each rank's input feeds every output)."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
-        out = x.clone()
-        dist.all_reduce(out)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        grad = grad.clone()
-        dist.all_reduce(grad)
-        return grad
-
-
-def all_reduce_sum_differentiable(t: torch.Tensor) -> torch.Tensor:
-    """Sum a tensor across ranks with gradients flowing back to every rank (identity when not distributed)."""
-    return _AllReduceSum.apply(t) if is_distributed() else t
-
-
 def shard(items: list, by_rank: bool = True) -> list:
     """The share of independent jobs (folds, subjects) this rank runs: items r, r + N, ... of the list."""
     return items[rank()::world_size()] if by_rank else items

@@ -5,6 +5,8 @@ and without it every rank normalises over its own share of the batch. For the sp
 far from harmless: a rank's half-batch statistics move the membrane inputs, spikes flip, and two CPU
 processes train a different model than one (relative gradient difference ~1.7 measured on FSL-SNN's
 smoke model). On GPUs :func:`convert_batchnorm` uses torch's own ``SyncBatchNorm``.
+
+Imports run one way: ``core.distributed`` uses this module; this module uses only ``torch.distributed``.
 """
 
 from __future__ import annotations
@@ -13,7 +15,26 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from neurotrio.core.distributed import all_reduce_sum_differentiable as all_reduce
+
+class _AllReduceSum(torch.autograd.Function):
+    """Sum across ranks; backward: the ranks' gradients summed (each rank's input feeds every output)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
+def all_reduce(t: torch.Tensor) -> torch.Tensor:
+    """Sum a tensor across ranks with gradients flowing back to every rank (only called inside a group)."""
+    return _AllReduceSum.apply(t)
 
 
 class CrossRankBatchNorm(nn.modules.batchnorm._BatchNorm):

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from neurotrio.core.errors import CheckpointError, ConfigError
+from neurotrio.core.prefetch import read_ahead
 from neurotrio.sleep.spec import ARCHITECTURE, NORMALIZATIONS, STAGES, ULWSleepNetConfig
 
 META_KEY = "neurotrio.sleep"
@@ -157,8 +158,6 @@ def predict_proba_onnx(model: OnnxSleepModel, epochs: Iterable[np.ndarray], batc
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from neurotrio.sleep.score import _read_ahead
-
     sess, name = model.session, model.input_name
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -166,7 +165,7 @@ def predict_proba_onnx(model: OnnxSleepModel, epochs: Iterable[np.ndarray], batc
 
     out: list[np.ndarray] = []
     with ThreadPoolExecutor(max(1, workers or default_workers())) as pool:
-        for block in _read_ahead(epochs):
+        for block in read_ahead(epochs):
             x = np.ascontiguousarray(block, dtype=np.float32)
             out.extend(pool.map(run, [x[i:i + batch_size] for i in range(0, x.shape[0], batch_size)]))
     if not out:

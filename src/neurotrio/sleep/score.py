@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 
 from neurotrio.core.errors import ConfigError, InputError
+from neurotrio.core.prefetch import read_ahead as _read_ahead
 from neurotrio.sleep.spec import DEFAULT_ONNX, STAGES, robust_stats
 
 if TYPE_CHECKING:  # both imported lazily: torch is loaded only for a torch model
@@ -127,32 +128,6 @@ def predict_proba(model: AnyModel, epochs: Iterable[np.ndarray], batch_size: int
     if not out:
         return np.zeros((0, model.config.n_classes), np.float32)
     return torch.cat(out).numpy()
-
-
-def _read_ahead(items: Iterable[Any]) -> Iterable[Any]:
-    """Iterate ``items`` with the next one produced in a background thread (one item of read-ahead)."""
-    import queue
-    import threading
-
-    q: queue.Queue = queue.Queue(maxsize=1)
-    done = object()
-
-    def produce() -> None:
-        try:
-            for item in items:
-                q.put((item, None))
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
-            q.put((None, exc))
-        q.put((done, None))
-
-    threading.Thread(target=produce, daemon=True).start()
-    while True:
-        item, exc = q.get()
-        if exc is not None:
-            raise exc
-        if item is done:
-            return
-        yield item
 
 
 def _epochs_of(chunk: np.ndarray, n_times: int) -> np.ndarray:
