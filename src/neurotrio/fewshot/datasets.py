@@ -22,6 +22,7 @@ import torch
 from torch.utils.data import Dataset
 
 from neurotrio.core.errors import InputError
+from neurotrio.fewshot.walk import is_skipped_path
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -128,11 +129,12 @@ class Omniglot(Dataset):
         self.source = self._locate(Path(root), split)
         self._zip: zipfile.ZipFile | None = None
         if self.source.is_dir():
-            names = sorted(str(p.relative_to(self.source)) for p in self.source.rglob("*.png"))
+            names = sorted(n for n in (str(p.relative_to(self.source)) for p in self.source.rglob("*.png"))
+                           if not is_skipped_path(n))
         else:
             try:
                 with zipfile.ZipFile(self.source) as zf:
-                    names = sorted(n for n in zf.namelist() if n.lower().endswith(".png") and "__MACOSX" not in n)
+                    names = sorted(n for n in zf.namelist() if n.lower().endswith(".png") and not is_skipped_path(n))
             except (zipfile.BadZipFile, OSError) as exc:
                 raise InputError(self.source, f"not a readable zip ({exc})") from None
         chars: dict[str, list[str]] = {}
@@ -241,6 +243,38 @@ def _read_csv_rows(path: Path) -> list[list[str]]:
         raise InputError(path, f"cannot read split file ({exc})") from None
 
 
+def read_split_columns(path: str | Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """Rows of a split CSV as ``{column: value}``, the columns found by their header names.
+
+    Columns are never taken by position: a file without a header row would silently lose its first image
+    (read as the header), and swapped columns would send file names into labels (issue 9,
+    ``../shared/cases/fewshot/miniimagenet-headerless``).
+
+    Raises:
+        InputError: naming the CSV — unreadable, empty, no header row holding every name in ``columns``
+            (a headerless file is refused, not guessed), or a row shorter than the header.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "split file not found")
+    rows = _read_csv_rows(path)
+    if not rows:
+        raise InputError(path, "empty split file")
+    head = [c.lower() for c in rows[0]]
+    missing = [c for c in columns if c.lower() not in head]
+    if missing:
+        raise InputError(path, f"no header row naming columns {','.join(columns)} (first row: "
+                               f"{','.join(rows[0])[:80]}); add the header line {','.join(columns)}")
+    idx = {c: head.index(c.lower()) for c in columns}
+    need = max(idx.values()) + 1
+    out = []
+    for i, r in enumerate(rows[1:], start=2):
+        if len(r) < need:
+            raise InputError(path, f"row {i} has {len(r)} column(s), the header has {len(head)}")
+        out.append({c: r[j] for c, j in idx.items()})
+    return out
+
+
 class CUB(_ImageFolderSplit):
     """CUB-200-2011 few-shot splits (FEAT 100/50/50 classes), 84×84 RGB.
 
@@ -269,25 +303,17 @@ class CUB(_ImageFolderSplit):
         items: list[tuple[Path, str, tuple[float, float, float, float] | None]] = []
         dev_csv = root / "class_splits.csv"
         if split_dir is None and dev_csv.is_file():
-            rows = _read_csv_rows(dev_csv)
-            head = rows[0]
-            try:
-                ip, isp = head.index("path_here"), head.index("fewshot_split_FEAT")
-            except ValueError:
-                raise InputError(dev_csv, f"columns path_here and fewshot_split_FEAT needed, found {head}") from None
-            for r in rows[1:]:
-                if r[isp] == split:
-                    items.append((images / r[ip], r[ip].split("/")[0], None))
+            for r in read_split_columns(dev_csv, ("path_here", "fewshot_split_FEAT")):
+                if r["fewshot_split_FEAT"] == split:
+                    items.append((images / r["path_here"], r["path_here"].split("/")[0], None))
         else:
             if split_dir is None:
                 raise InputError(root, "no class_splits.csv here: pass split_dir (FEAT's split/ folder)")
             split_csv = Path(split_dir) / f"{split}.csv"
             boxes = self._boxes(root) if use_boxes else {}
-            for r in _read_csv_rows(split_csv)[1:]:
-                if len(r) < 2:
-                    raise InputError(split_csv, f"row {r} has no label column")
-                rel = f"{r[1]}/{r[0]}"
-                items.append((images / rel, r[1], boxes.get(rel)))
+            for r in read_split_columns(split_csv, ("filename", "label")):
+                rel = f"{r['label']}/{r['filename']}"
+                items.append((images / rel, r["label"], boxes.get(rel)))
         super().__init__(items, image_size, crop_ratio, normalize, root)
 
     @staticmethod
@@ -308,7 +334,8 @@ class MiniImageNet(_ImageFolderSplit):
     """miniImageNet (Ravi & Larochelle 64/16/20 classes) in FEAT's layout, 84×84 RGB.
 
     Layout: ``<root>/images/<filename>`` and split CSVs ``<split_dir>/{train,val,test}.csv`` with header
-    ``filename,label`` (``split_dir`` defaults to ``<root>/split``).
+    ``filename,label`` (``split_dir`` defaults to ``<root>/split``). Columns are read by header name; a CSV
+    without that header is refused (``InputError`` naming it), never read by position.
     """
 
     def __init__(self, root: str | Path, split: str = "train", split_dir: str | Path | None = None,
@@ -319,9 +346,9 @@ class MiniImageNet(_ImageFolderSplit):
         split_csv = Path(split_dir or root / "split") / f"{split}.csv"
         if not split_csv.is_file():
             raise InputError(split_csv, "split file not found (FEAT layout: split/{train,val,test}.csv)")
-        rows = _read_csv_rows(split_csv)
-        items = [(root / "images" / r[0], r[1], None) for r in rows[1:] if len(r) >= 2]
+        rows = read_split_columns(split_csv, ("filename", "label"))
+        items = [(root / "images" / r["filename"], r["label"], None) for r in rows]
         super().__init__(items, image_size, crop_ratio, normalize, root)
 
 
-__all__ = ["CUB", "MiniImageNet", "Omniglot", "open_image", "to_grey", "to_rgb"]
+__all__ = ["CUB", "MiniImageNet", "Omniglot", "open_image", "read_split_columns", "to_grey", "to_rgb"]

@@ -175,6 +175,26 @@ def _convert(raw: np.ndarray) -> np.ndarray:
     return out
 
 
+def _check_monotonic(path: Path, t: np.ndarray, last_t: int | None) -> int:
+    """Refuse event timestamps that go back in time, within a packet or from one packet to the next.
+
+    Every reader cuts samples by time with a binary search (and stops reading at the first packet past a
+    sample's end), which is only right on sorted events; packets stored out of time order gave an empty
+    sample and a sample holding two drawings, silently (issue 9, ``../shared/cases/fewshot/
+    nomniglot-unordered``). Refused, not sorted: a streamed read cannot sort what it has not read yet.
+    Equal timestamps are allowed (DAVIS events share microseconds). Returns the packet's last time.
+    """
+    t = np.asarray(t)
+    if last_t is not None and int(t[0]) < last_t:
+        raise InputError(path, f"timestamps not monotonic: a packet starts at {int(t[0])} µs, before the previous "
+                               f"packet's last event at {last_t} µs (packets stored out of time order)")
+    if len(t) > 1 and bool((np.diff(t.astype(np.int64)) < 0).any()):
+        k = int(np.argmax(np.diff(t.astype(np.int64)) < 0))
+        raise InputError(path, f"timestamps not monotonic: event {k + 1} of a packet at {int(t[k + 1])} µs follows "
+                               f"{int(t[k])} µs")
+    return int(t[-1])
+
+
 def iter_aedat4(path: str | Path, t_start_us: int | None = None, t_end_us: int | None = None,
                 chunk_events: int = 1 << 20) -> Iterator[np.ndarray]:
     """Stream the events of an AEDAT4 file in chunks of about ``chunk_events`` events.
@@ -192,7 +212,8 @@ def iter_aedat4(path: str | Path, t_start_us: int | None = None, t_end_us: int |
         ``EVENT_DTYPE`` arrays (never empty).
 
     Raises:
-        InputError: the file is missing, corrupt or truncated.
+        InputError: the file is missing, corrupt or truncated, or its timestamps go back in time
+            ("timestamps not monotonic"; checked on every packet read).
     """
     path = Path(path)
     check_aedat4(path)
@@ -207,6 +228,7 @@ def iter_aedat4(path: str | Path, t_start_us: int | None = None, t_end_us: int |
         raise InputError(path, "no event stream in the AEDAT4 file")
     buf: list[np.ndarray] = []
     held = 0
+    last_t: int | None = None
     it = iter(decoder)
     while True:
         try:
@@ -222,6 +244,7 @@ def iter_aedat4(path: str | Path, t_start_us: int | None = None, t_end_us: int |
         raw = packet["events"]
         if len(raw) == 0:
             continue
+        last_t = _check_monotonic(path, raw["t"], last_t)
         if t_end_us is not None and int(raw["t"][0]) >= t_end_us:
             break
         ev = _convert(raw)

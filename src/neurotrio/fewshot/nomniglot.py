@@ -29,6 +29,7 @@ from torch.utils.data import Dataset
 from neurotrio.core.errors import InputError
 from neurotrio.fewshot.events import empty_events, iter_aedat4
 from neurotrio.fewshot.frames import stream_events_to_frames
+from neurotrio.fewshot.walk import is_skipped_name
 
 NOMNIGLOT_SENSOR_HW = (260, 346)
 NOMNIGLOT_CROP = (4, 254, 54, 304)
@@ -127,10 +128,10 @@ class NOmniglot(Dataset):
         self.class_names: list[str] = []
         self._files: list[tuple[Path, Path]] = []
         self._items: list[tuple[int, int, int, int]] = []  # (class, row, start_us, end_us)
-        for alphabet in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for char in sorted(p for p in alphabet.iterdir() if p.is_dir() and not p.name.startswith(".")):
-                recs = sorted(char.glob("*.aedat4"))
-                tables = sorted(char.glob("*.csv"))
+        for alphabet in sorted(p for p in base.iterdir() if p.is_dir() and not is_skipped_name(p.name)):
+            for char in sorted(p for p in alphabet.iterdir() if p.is_dir() and not is_skipped_name(p.name)):
+                recs = sorted(p for p in char.glob("*.aedat4") if not is_skipped_name(p.name))
+                tables = sorted(p for p in char.glob("*.csv") if not is_skipped_name(p.name))
                 if len(recs) != 1 or len(tables) != 1:
                     raise InputError(char, f"expected one .aedat4 and one .csv, found {len(recs)} and {len(tables)}")
                 cls = len(self.class_names)

@@ -17,6 +17,7 @@ from torch.utils.data import Dataset
 from neurotrio.core.errors import InputError
 from neurotrio.fewshot.frames import events_to_frames
 from neurotrio.fewshot.simulate import SimulatorConfig, saccade_events, strokes_to_events
+from neurotrio.fewshot.walk import is_skipped_path
 
 
 def stroke_index(sources: list[str | Path]) -> dict[str, tuple[Path, str]]:
@@ -25,12 +26,14 @@ def stroke_index(sources: list[str | Path]) -> dict[str, tuple[Path, str]]:
     for src in map(Path, sources):
         if src.is_dir():
             for p in src.rglob("*.txt"):
+                if is_skipped_path(p.relative_to(src)):
+                    continue
                 index[p.stem] = (src, str(p.relative_to(src)))
         else:
             try:
                 with zipfile.ZipFile(src) as zf:
                     for n in zf.namelist():
-                        if n.endswith(".txt") and "__MACOSX" not in n:
+                        if n.endswith(".txt") and not is_skipped_path(n):
                             index[Path(n).stem] = (src, n)
             except (zipfile.BadZipFile, OSError) as exc:
                 raise InputError(src, f"not a readable stroke zip or folder ({exc})") from None
@@ -42,7 +45,7 @@ def find_stroke_sources(root: str | Path) -> list[Path]:
     root = Path(root)
     if not root.is_dir():
         return []
-    return sorted(p for p in root.glob("strokes_*") if p.suffix == ".zip" or p.is_dir())
+    return sorted(p for p in root.glob("strokes_*") if (p.suffix == ".zip" or p.is_dir()) and not is_skipped_path(p.name))
 
 
 def read_stroke_member(src: Path, member: str) -> bytes:
