@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from neurotrio.core.errors import ConfigError, InputError
+from neurotrio.microexpression.frames import is_hidden
 from neurotrio.microexpression.sheets import frame_index, parse_int, read_sheet
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ class MESample:
         kind: which input path the sample takes.
         onset: onset frame number (raw frames only), as numbered in the frame file names.
         apex: apex frame number (raw frames only).
+        source: where the sample was defined, e.g. ``coding.csv row 7`` (coding-sheet datasets), for errors.
     """
 
     database: str
@@ -61,6 +63,7 @@ class MESample:
     kind: Kind
     onset: int | None = None
     apex: int | None = None
+    source: str = ""
 
 
 def _label(name: str, classes: Sequence[str], excluded: Sequence[str], where: Path, row: str) -> int | None:
@@ -127,7 +130,7 @@ def load_composite(root: str | Path) -> list[MESample]:
             raise InputError(sheet, f"row {i} ({r['imagename']}): no flow map {png.name} in {flows.name}/")
         out.append(MESample(db, f"{db}/{r['sub'].strip()}", r["filename_o"].strip(), label,
                             COMPOSITE_CLASSES[label], png, "flow"))
-    extra = len(list(flows.glob("*.png"))) - len({s.path for s in out})
+    extra = len([p for p in flows.glob("*.png") if not is_hidden(p)]) - len({s.path for s in out})
     if extra > 0:
         log.warning("%d flow maps in %s have no row in labels.csv (ignored)", extra, flows)
     return out
@@ -159,7 +162,8 @@ def load_casme2(root: str | Path, sheet: str | Path | None = None) -> list[MESam
     frames_root = _find_dir(root, ("CASME2_RAW_selected", "CASME2_RAW", "Cropped"), "sub*")
     sheet = Path(sheet) if sheet else _default_sheet(root, "*coding*")
     rows = read_sheet(sheet, ("subject", "filename", "onsetframe", "apexframe", "estimatedemotion"))
-    out = []
+    out: list[MESample] = []
+    skipped: list[str] = []
     for r in rows:
         label = _label(r["estimatedemotion"], CASME2_CLASSES, CASME2_EXCLUDED, sheet, r["_row"])
         if label is None:
@@ -173,15 +177,18 @@ def load_casme2(root: str | Path, sheet: str | Path | None = None) -> list[MESam
             apex = (onset + offset) // 2
         else:
             apex = parse_int(r["apexframe"], sheet, r, "ApexFrame")
+        if _no_motion(onset, apex, sheet, r["_row"], skipped):
+            continue
         _check_frames(folder, onset, apex, sheet, r["_row"])
         out.append(MESample("casme2", f"casme2/{sub}", r["filename"], label, CASME2_CLASSES[label],
-                            folder, "frames", onset, apex))
+                            folder, "frames", onset, apex, f"{sheet.name} row {r['_row']}"))
+    _warn_skipped(skipped, sheet)
     return _nonempty(out, sheet)
 
 
 def _default_sheet(root: Path, pattern: str) -> Path:
     for ext in (".csv", ".xlsx"):
-        found = sorted(root.glob(pattern + ext))
+        found = sorted(p for p in root.glob(pattern + ext) if not is_hidden(p))
         if found:
             return found[0]
     raise InputError(root, f"no coding sheet ({pattern}.csv or .xlsx) found; pass it with --sheet")
@@ -199,6 +206,28 @@ def _check_frames(folder: Path, onset: int, apex: int, sheet: Path, row: str) ->
                                     f"{min(frames)}–{max(frames)})")
     if onset > apex:
         raise InputError(sheet, f"row {row}: onset frame {onset} is after apex frame {apex}")
+
+
+def _no_motion(onset: int, apex: int, sheet: Path, row: str, skipped: list[str]) -> bool:
+    """Check onset < apex when the sheet is read (frame numbers as the sheet writes them).
+
+    onset = apex: the row has no motion to recognise (CAS(ME)³ has 55 such rows): it is recorded in
+    ``skipped`` and True is returned, so the row is skipped with a counted warning (``_warn_skipped``).
+    onset > apex: an InputError naming the sheet, row and frames.
+    """
+    if onset == apex:
+        skipped.append(f"row {row} (onset = apex = frame {onset})")
+        return True
+    if onset > apex:
+        raise InputError(sheet, f"row {row}: onset frame {onset} is after apex frame {apex}")
+    return False
+
+
+def _warn_skipped(skipped: list[str], sheet: Path) -> None:
+    if skipped:
+        shown = "; ".join(skipped[:10]) + (f"; … {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        log.warning("%s: skipped %d row(s) whose onset frame equals the apex frame (no motion): %s",
+                    sheet.name, len(skipped), shown)
 
 
 def _nonempty(out: list[MESample], where: Path) -> list[MESample]:
@@ -221,7 +250,8 @@ def load_samm(root: str | Path, sheet: str | Path | None = None) -> list[MESampl
     frames_root = _find_dir(root, ("SAMM",), "[0-9][0-9][0-9]")
     sheet = Path(sheet) if sheet else _default_sheet(root, "*SAMM*")
     rows = read_sheet(sheet, ("subject", "filename", "onsetframe", "apexframe", "estimatedemotion"))
-    out = []
+    out: list[MESample] = []
+    skipped: list[str] = []
     for r in rows:
         label = _label(r["estimatedemotion"], SAMM_CLASSES, SAMM_EXCLUDED, sheet, r["_row"])
         if label is None:
@@ -231,9 +261,12 @@ def load_samm(root: str | Path, sheet: str | Path | None = None) -> list[MESampl
         folder = frames_root / sub / r["filename"]
         onset = parse_int(r["onsetframe"], sheet, r, "Onset Frame")
         apex = parse_int(r["apexframe"], sheet, r, "Apex Frame")
+        if _no_motion(onset, apex, sheet, r["_row"], skipped):
+            continue
         _check_frames(folder, onset, apex, sheet, r["_row"])
         out.append(MESample("samm", f"samm/{sub}", r["filename"], label, SAMM_CLASSES[label], folder,
-                            "frames", onset, apex))
+                            "frames", onset, apex, f"{sheet.name} row {r['_row']}"))
+    _warn_skipped(skipped, sheet)
     return _nonempty(out, sheet)
 
 
@@ -254,9 +287,9 @@ def load_smic(root: str | Path) -> list[MESample]:
         micro = subj / "micro"
         if not micro.is_dir():
             continue
-        for emo in sorted(p for p in micro.iterdir() if p.is_dir()):
+        for emo in sorted(p for p in micro.iterdir() if p.is_dir() and not is_hidden(p)):
             label = _label(emo.name, SMIC_CLASSES, (), emo, "-")
-            for clip in sorted(p for p in emo.iterdir() if p.is_dir()):
+            for clip in sorted(p for p in emo.iterdir() if p.is_dir() and not is_hidden(p)):
                 frames = frame_index(clip)
                 if not frames:
                     raise InputError(clip, "no image frames in this SMIC clip folder")
@@ -292,7 +325,7 @@ def load_sequences(root: str | Path, labels: str | Path) -> list[MESample]:
         if r["label"].strip() not in ("0", "1", "2"):
             raise InputError(labels, f"row {i}: unknown label {r['label']!r}; known: 0 negative, 1 positive, 2 surprise")
         table[(r["sub"].strip(), r["filename_o"].strip())] = int(r["label"])
-    folders = sorted(p for p in root.glob("*/*") if p.is_dir())
+    folders = sorted(p for p in root.glob("*/*") if p.is_dir() and not (is_hidden(p) or is_hidden(p.parent)))
     if not folders:
         raise InputError(root, "no <subject>/<sample> sequence folders")
     out, unlabelled = [], 0
@@ -346,7 +379,9 @@ def frame_positions(sample: MESample) -> tuple[int, int]:
     try:
         return files.index(numbered[sample.onset]), files.index(numbered[sample.apex])
     except (KeyError, ValueError):
-        raise InputError(sample.path, f"onset {sample.onset} or apex {sample.apex} frame not found") from None
+        where = f" ({sample.source})" if sample.source else ""
+        raise InputError(sample.path, f"onset frame {sample.onset} or apex frame {sample.apex}{where} not found "
+                                      "among the folder's frames (frame numbers as the sheet writes them)") from None
 
 
 def load_inputs(samples: Sequence[MESample], prepare_cfg: Any = None, cache_dir: str | Path | None = None,

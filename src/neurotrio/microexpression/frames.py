@@ -25,13 +25,28 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".p
 """File endings read as frames inside a folder (case-insensitive)."""
 
 
+SYSTEM_FILES = frozenset({"thumbs.db", "desktop.ini", "ehthumbs.db"})
+"""Operating-system files (compared case-insensitively) that are never frames."""
+
+
+def is_hidden(path: str | Path) -> bool:
+    """True for names no frame listing may count: dot-names (macOS ``._*`` AppleDouble companions,
+    ``.DS_Store``, ``.git``) and Windows' ``Thumbs.db`` / ``desktop.ini``.
+
+    Every frame listing and sheet-to-file mapping of this package skips them, so a folder copied from a
+    Mac or Windows machine gives the same frames as a clean one.
+    """
+    name = Path(path).name
+    return name.startswith(".") or name.lower() in SYSTEM_FILES
+
+
 def natural_key(name: str) -> list[object]:
     """Sort key that orders embedded numbers by value: ``img2`` < ``img10``."""
     return [int(tok) if tok.isdigit() else tok.lower() for tok in re.split(r"(\d+)", name)]
 
 
 def list_frame_files(folder: str | Path) -> list[Path]:
-    """The image files of ``folder`` in natural order.
+    """The image files of ``folder`` in natural order; hidden and system files (``is_hidden``) are skipped.
 
     Raises:
         InputError: the folder does not exist or holds no image file.
@@ -39,7 +54,8 @@ def list_frame_files(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "frames folder not found")
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    files = [p for p in folder.iterdir()
+             if p.is_file() and not is_hidden(p) and p.suffix.lower() in IMAGE_SUFFIXES]
     if not files:
         raise InputError(folder, f"no image frames in folder (looked for {', '.join(IMAGE_SUFFIXES)})")
     return sorted(files, key=lambda p: natural_key(p.name))

@@ -23,16 +23,23 @@ from torch import Tensor, nn
 
 from neurotrio.core.errors import ConfigError
 from neurotrio.microexpression.model import CAI3D, CAI3DConfig
+from neurotrio.microexpression.shallow import ShallowCA, ShallowCAConfig
 
 VARIANTS = ("P", "C", "GFE", "AFE")
+Encoder = CAI3D | ShallowCA
 
 
-def make_afe(backbone: CAI3DConfig, n_classes: int, cascade: bool, fuse_channels: int) -> CAI3D:
-    """The AFE encoder with a classification head (stage 2); cascade AFEs take the fused extra channels."""
+def make_encoder(backbone: CAI3DConfig | ShallowCAConfig, n_classes: int = 0, extra_in: int = 0) -> Encoder:
+    """A prior encoder of the config's kind (CA-I3D or the shallow CA trunk), with ``extra_in`` more inputs."""
     from dataclasses import replace
 
-    extra = fuse_channels if cascade else 0
-    return CAI3D(replace(backbone, in_channels=backbone.in_channels + extra, n_classes=n_classes))
+    cls = ShallowCA if isinstance(backbone, ShallowCAConfig) else CAI3D
+    return cls(replace(backbone, in_channels=backbone.in_channels + extra_in, n_classes=n_classes))
+
+
+def make_afe(backbone: CAI3DConfig | ShallowCAConfig, n_classes: int, cascade: bool, fuse_channels: int) -> Encoder:
+    """The AFE encoder with a classification head (stage 2); cascade AFEs take the fused extra channels."""
+    return make_encoder(backbone, n_classes, fuse_channels if cascade else 0)
 
 
 class Fuse(nn.Module):
@@ -74,7 +81,7 @@ class MPFNet(nn.Module):
         temperature: logit scale for the cross-entropy of episodic training.
     """
 
-    def __init__(self, variant: str, gfe: CAI3D | None, afe: CAI3D | None, fuse: Fuse | None = None,
+    def __init__(self, variant: str, gfe: Encoder | None, afe: Encoder | None, fuse: Fuse | None = None,
                  gamma: float = 0.7, temperature: float = 10.0):
         super().__init__()
         if variant not in VARIANTS:

@@ -32,8 +32,7 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     from neurotrio.core.checkpoint import load_state_into, read_weights
     from neurotrio.core.config import from_dict
     from neurotrio.microexpression.baselines import STSTNet
-    from neurotrio.microexpression.model import CAI3D
-    from neurotrio.microexpression.mpfnet import Fuse, MPFNet, make_afe
+    from neurotrio.microexpression.mpfnet import Fuse, MPFNet, make_afe, make_encoder
     from neurotrio.microexpression.train import MPFNetConfig
 
     model_dir = Path(model_dir)
@@ -49,8 +48,9 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
         net: torch.nn.Module = STSTNet(shape[0], k)
     else:
         mcfg = from_dict(MPFNetConfig, meta["model"])
-        gfe = CAI3D(mcfg.backbone) if variant in ("P", "C", "GFE") else None
-        afe = make_afe(mcfg.backbone, k, variant == "C", mcfg.fuse_channels) if variant != "GFE" else None
+        enc = mcfg.encoder_config
+        gfe = make_encoder(enc) if variant in ("P", "C", "GFE") else None
+        afe = make_afe(enc, k, variant == "C", mcfg.fuse_channels) if variant != "GFE" else None
         fuse = Fuse(gfe.map_channels, mcfg.fuse_channels) if variant == "C" else None
         net = MPFNet(variant, gfe, afe, fuse, gamma=mcfg.gamma, temperature=mcfg.temperature)
         for name in ("protos_g", "protos_a"):

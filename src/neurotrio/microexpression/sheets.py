@@ -88,10 +88,13 @@ def frame_index(folder: str | Path) -> dict[int, Path]:
     """Map frame numbers to image files in ``folder`` by the trailing integer of each file name.
 
     ``img46.jpg`` → 46 (CASME II), ``006_05562.jpg`` → 5562 (SAMM), ``reg_image046174.bmp`` → 46174 (SMIC).
+    Hidden and system files (``frames.is_hidden``: ``._img46.jpg``, ``.DS_Store``, ``Thumbs.db``) are skipped.
     """
+    from neurotrio.microexpression.frames import is_hidden
+
     out: dict[int, Path] = {}
     for p in Path(folder).iterdir():
-        if p.suffix.lower() in IMAGE_EXTS:
+        if p.suffix.lower() in IMAGE_EXTS and not is_hidden(p) and p.is_file():
             m = _TRAILING_INT.search(p.stem)
             if m:
                 out[int(m.group(1))] = p

@@ -27,18 +27,22 @@ from neurotrio.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 Amplifier = Callable[[Tensor, Tensor, float], Tensor]   # (x (C,T,H,W), index, phi) -> amplified copy
+Augment = Callable[[Tensor], Tensor]                     # raw batch (B,C,T,H,W) -> augmented batch
 
 
 @dataclass(frozen=True)
 class StageConfig:
     """Optimiser settings of one stage: Adam for ``steps`` epochs, the learning rate cosine-annealed from
-    ``lr`` to 0 over them when ``cosine`` (else constant)."""
+    ``lr`` to 0 over them when ``cosine`` (else constant). Classifier stages only: ``mixup`` is the
+    Beta(α, α) parameter of mixup (0: off; Zhang et al. 2018), ``label_smoothing`` that of the CE."""
 
     steps: int = 20
     lr: float = 1e-3
     weight_decay: float = 5e-4
     batch_size: int = 32
     cosine: bool = True
+    mixup: float = 0.0
+    label_smoothing: float = 0.0
 
 
 def batch_all_triplet_loss(emb: Tensor, labels: Tensor, margin: float = 1.0) -> Tensor:
@@ -143,10 +147,11 @@ def _pk_batches(y: Tensor, batch_size: int, gen: torch.Generator) -> list[Tensor
 
 
 def train_gfe(gfe: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, margin: float, gen: torch.Generator,
-              device: torch.device, mining: str = "all") -> list[float]:
+              device: torch.device, mining: str = "all", augment: Augment | None = None) -> list[float]:
     """Stage 1: triplet training of ``gfe`` (its ``forward_features``); returns the per-epoch loss.
 
-    ``mining``: ``"all"`` (every valid triplet of a batch) or ``"hard"`` (batch-hard).
+    ``mining``: ``"all"`` (every valid triplet of a batch) or ``"hard"`` (batch-hard); ``augment`` maps
+    each raw batch to an augmented one (``augment.augment_batch``).
     """
     if mining not in ("all", "hard"):
         raise ConfigError(f"triplet mining {mining!r}: choose 'all' or 'hard'")
@@ -158,7 +163,8 @@ def train_gfe(gfe: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, margin: fl
         total = 0.0
         batches = _pk_batches(y, cfg.batch_size, gen)
         for idx in batches:
-            loss = loss_fn(gfe.forward_features(x[idx].to(device)), y[idx].to(device), margin)
+            xb = augment(x[idx]) if augment is not None else x[idx]
+            loss = loss_fn(gfe.forward_features(xb.to(device)), y[idx].to(device), margin)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -170,11 +176,14 @@ def train_gfe(gfe: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, margin: fl
 
 def train_classifier(net: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, gen: torch.Generator,
                      device: torch.device, prefix: Callable[[Tensor], Tensor] | None = None,
-                     extra_params: list[nn.Parameter] | None = None) -> list[float]:
+                     extra_params: list[nn.Parameter] | None = None, augment: Augment | None = None) -> list[float]:
     """Stage 2 (and the baseline): cross-entropy training on shuffled mini-batches; per-epoch loss.
 
-    ``prefix`` maps a raw batch to the network's input (the MPFNet-C cascade: x ↦ x ⊕ fuse(gfe maps)).
+    ``prefix`` maps a raw batch to the network's input (the MPFNet-C cascade: x ↦ x ⊕ fuse(gfe maps));
+    ``augment`` maps each raw batch to an augmented one first; with ``cfg.mixup`` > 0 every batch is
+    mixed with a shuffled copy of itself (λ ~ Beta(α, α), targets mixed alike).
     """
+    n_classes = int(y.max()) + 1
     net.to(device).train()
     opt, sched = _adam([*net.parameters(), *(extra_params or [])], cfg, math.ceil(len(y) / cfg.batch_size))
     losses = []
@@ -185,10 +194,16 @@ def train_classifier(net: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, gen
             idx = perm[i:i + cfg.batch_size]
             if len(idx) < 2:
                 continue
-            xb = x[idx].to(device)
+            xb = (augment(x[idx]) if augment is not None else x[idx]).to(device)
+            target = F.one_hot(y[idx], n_classes).float().to(device)
+            if cfg.mixup > 0:
+                lam = float(torch.distributions.Beta(cfg.mixup, cfg.mixup).sample())
+                perm_b = torch.randperm(len(idx), generator=gen).to(device)
+                xb = lam * xb + (1 - lam) * xb[perm_b]
+                target = lam * target + (1 - lam) * target[perm_b]
             if prefix is not None:
                 xb = prefix(xb)
-            loss = F.cross_entropy(net(xb), y[idx].to(device))
+            loss = F.cross_entropy(net(xb), target, label_smoothing=cfg.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -238,15 +253,21 @@ def sample_episode(y: Tensor, n_way: int, k_shot: int, n_query: int, gen: torch.
 
 
 def train_episodic(model: nn.Module, x: Tensor, y: Tensor, cfg: EpisodeConfig, gen: torch.Generator,
-                   device: torch.device) -> list[float]:
-    """Stage 3: episodic prototype fine-tuning of an ``MPFNet``; returns the per-episode loss."""
+                   device: torch.device, augment: Augment | None = None) -> list[float]:
+    """Stage 3: episodic prototype fine-tuning of an ``MPFNet``; returns the per-episode loss.
+
+    ``augment`` (optional) is applied to the support and the query batch of each episode.
+    """
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     losses = []
     for _ in range(cfg.episodes):
         si, sy, qi, qy = sample_episode(y, cfg.n_way, cfg.k_shot, cfg.n_query, gen)
         n_way = int(sy.max()) + 1
-        logits = model.episode_logits(x[si].to(device), sy.to(device), x[qi].to(device), n_way)
+        xs, xq = x[si], x[qi]
+        if augment is not None:
+            xs, xq = augment(xs), augment(xq)
+        logits = model.episode_logits(xs.to(device), sy.to(device), xq.to(device), n_way)
         loss = F.cross_entropy(logits, qy.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()

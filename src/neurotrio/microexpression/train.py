@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from neurotrio.core.errors import ConfigError
+from neurotrio.microexpression.augment import AugmentConfig, augment_batch
 from neurotrio.microexpression.inputs import (
     _amplifier_factory,
     _load,
@@ -32,10 +33,11 @@ from neurotrio.microexpression.inputs import (
     input_stats,
     standardize,
 )
-from neurotrio.microexpression.model import CAI3D, CAI3DConfig
-from neurotrio.microexpression.mpfnet import VARIANTS, Fuse, MPFNet, make_afe
+from neurotrio.microexpression.model import CAI3DConfig
+from neurotrio.microexpression.mpfnet import VARIANTS, Fuse, MPFNet, make_afe, make_encoder
 from neurotrio.microexpression.report import metrics_of as _metrics
 from neurotrio.microexpression.report import results_markdown, summarize
+from neurotrio.microexpression.shallow import ShallowCAConfig
 from neurotrio.microexpression.stages import (
     EpisodeConfig,
     StageConfig,
@@ -60,8 +62,12 @@ class MPFNetConfig:
     The defaults are the settings chosen on training-side validation subjects (docs/mer.md, "Tuning").
 
     Attributes:
+        encoder: ``cai3d`` (the paper's CA-I3D, configured by ``backbone``) or ``shallow`` (the
+            STSTNet-like trunk with coordinate attention of ``shallow.py``, configured by ``shallow``).
         backbone: CA-I3D width/depth of both encoders (``in_channels`` is set from the data); the default
             is ``SMALL_BACKBONE``; ``model.RAW_CONFIG`` suits the full (5, 10, 128, 128) tensors.
+        shallow: width of the shallow encoder (``in_channels`` is set from the data).
+        augment: flow-aware training augmentation of every stage and of the baseline (``augment.py``).
         gamma: weight of the AFE similarity in MPFNet-P.
         temperature: scale of cosine logits in stage 3.
         fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
@@ -72,7 +78,10 @@ class MPFNetConfig:
         baseline: training of the STSTNet-like baseline (epochs).
     """
 
+    encoder: str = "cai3d"
     backbone: CAI3DConfig = SMALL_BACKBONE
+    shallow: ShallowCAConfig = ShallowCAConfig()
+    augment: AugmentConfig = AugmentConfig()
     gamma: float = 0.7
     temperature: float = 10.0
     fuse_channels: int = 3
@@ -83,6 +92,16 @@ class MPFNetConfig:
     afe: StageConfig = StageConfig(steps=12, lr=3e-3, batch_size=64)
     meta: EpisodeConfig = EpisodeConfig(episodes=40, lr=3e-4)
     baseline: StageConfig = StageConfig(steps=15, lr=5e-3, weight_decay=0.0, batch_size=64)
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ("cai3d", "shallow"):
+            raise ConfigError(f"model.encoder={self.encoder!r}: choose 'cai3d' (CA-I3D, model.backbone) or "
+                              "'shallow' (the STSTNet-like trunk with coordinate attention, model.shallow)")
+
+    @property
+    def encoder_config(self) -> CAI3DConfig | ShallowCAConfig:
+        """The config of both prior encoders: ``backbone`` (CA-I3D) or ``shallow``, as ``encoder`` says."""
+        return self.shallow if self.encoder == "shallow" else self.backbone
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,8 @@ class LosoConfig:
         cache_dir: prepared-tensor cache for raw-frame datasets; workers: processes preparing it.
         fold_workers: processes the folds are spread over (round robin, ``fold_share``), one thread each;
             results do not depend on it (each fold is seeded by its index).
+        baseline_augment: train the STSTNet-like baseline with ``model.augment`` too (off: the plain
+            baseline of Liong et al.).
     """
 
     dataset: str = "composite"
@@ -116,6 +137,7 @@ class LosoConfig:
     cache_dir: str = ".mer_cache"
     workers: int = 2
     fold_workers: int = 1
+    baseline_augment: bool = False
     model: MPFNetConfig = field(default_factory=MPFNetConfig)
 
     def __post_init__(self) -> None:
@@ -125,7 +147,15 @@ class LosoConfig:
 
 
 def _for_input_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
-    return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0))
+    return replace(cfg.model, backbone=replace(cfg.model.backbone, in_channels=in_channels, n_classes=0),
+                   shallow=replace(cfg.model.shallow, in_channels=in_channels, n_classes=0))
+
+
+def _augmenter(mcfg: MPFNetConfig, gen: torch.Generator):
+    """The batch augmentation of ``mcfg.augment`` (None when it is off)."""
+    if not mcfg.augment.active:
+        return None
+    return lambda xb: augment_batch(xb, mcfg.augment, gen)
 
 
 @torch.no_grad()
@@ -143,22 +173,23 @@ def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetC
     need_g = any(v in ("P", "C", "GFE") for v in variants)
     need_a = any(v in ("P", "AFE") for v in variants)
     out: dict[str, Any] = {"losses": {}}
+    enc, aug = mcfg.encoder_config, _augmenter(mcfg, gen)
     if need_g:
-        gfe = CAI3D(mcfg.backbone)
-        out["losses"]["gfe"] = train_gfe(gfe, x, y, mcfg.gfe, mcfg.margin, gen, device, mcfg.triplet_mining)
+        gfe = make_encoder(enc)
+        out["losses"]["gfe"] = train_gfe(gfe, x, y, mcfg.gfe, mcfg.margin, gen, device, mcfg.triplet_mining, aug)
         out["gfe"] = gfe
     if need_a or "C" in variants:
         xb, yb = balanced_with_amplification(x, y, mcfg.phi_range, gen, amplifier)
     if need_a:
-        afe = make_afe(mcfg.backbone, n_classes, cascade=False, fuse_channels=0)
-        out["losses"]["afe"] = train_classifier(afe, xb, yb, mcfg.afe, gen, device)
+        afe = make_afe(enc, n_classes, cascade=False, fuse_channels=0)
+        out["losses"]["afe"] = train_classifier(afe, xb, yb, mcfg.afe, gen, device, augment=aug)
         out["afe"] = afe
     if "C" in variants:
         gfe = out["gfe"].eval()
         for p in gfe.parameters():
             p.requires_grad_(False)
         fuse = Fuse(gfe.map_channels, mcfg.fuse_channels).to(device)
-        afe_c = make_afe(mcfg.backbone, n_classes, cascade=True, fuse_channels=mcfg.fuse_channels)
+        afe_c = make_afe(enc, n_classes, cascade=True, fuse_channels=mcfg.fuse_channels)
 
         def prefix(xb_: torch.Tensor) -> torch.Tensor:
             with torch.no_grad():
@@ -166,7 +197,7 @@ def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetC
             return fuse.train()(xb_, maps)
 
         out["losses"]["afe_c"] = train_classifier(afe_c, xb, yb, mcfg.afe, gen, device, prefix=prefix,
-                                                  extra_params=list(fuse.parameters()))
+                                                  extra_params=list(fuse.parameters()), augment=aug)
         for p in gfe.parameters():
             p.requires_grad_(True)
         out["afe_c"], out["fuse"] = afe_c, fuse
@@ -183,15 +214,16 @@ def build_variant(variant: str, priors: dict[str, Any], mcfg: MPFNetConfig) -> M
 def finetune(net: MPFNet, x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetConfig, gen: torch.Generator,
              device: torch.device, val: tuple[torch.Tensor, torch.Tensor] | None = None, checks: int = 5) -> dict:
     """Stage 3, then prototypes from all of (x, y). With ``val``, keeps the best-validation-UF1 checkpoint."""
+    aug = _augmenter(mcfg, gen)
     if val is None or len(val[1]) == 0:
-        losses = train_episodic(net, x, y, mcfg.meta, gen, device)
+        losses = train_episodic(net, x, y, mcfg.meta, gen, device, aug)
         net.set_prototypes(x, y, n_classes)
         return {"episodes": len(losses), "final_loss": float(np.mean(losses[-10:])) if losses else None}
     chunk = max(1, mcfg.meta.episodes // max(1, checks))
     best, best_state, done, history = -1.0, None, 0, []
     while done < mcfg.meta.episodes:
         n = min(chunk, mcfg.meta.episodes - done)
-        train_episodic(net, x, y, replace(mcfg.meta, episodes=n), gen, device)
+        train_episodic(net, x, y, replace(mcfg.meta, episodes=n), gen, device, aug)
         done += n
         net.set_prototypes(x, y, n_classes)
         score = _metrics(val[1].numpy(), _predict(net, val[0], device).argmax(1).numpy(), n_classes)["uf1"]
@@ -227,7 +259,8 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
             out["probs"][v] = _predict(net, xte, device)
     if "ststnet" in cfg.variants:
         net = STSTNet(x.shape[1], n_classes)
-        train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device)
+        train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device,
+                         augment=_augmenter(cfg.model, gen) if cfg.baseline_augment else None)
         out["probs"]["ststnet"] = _predict(net, xte, device)
     return out
 
