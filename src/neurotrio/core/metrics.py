@@ -1,6 +1,14 @@
-"""Classification metrics from a confusion matrix: accuracy, macro-F1 (= UF1), Cohen's kappa, UAR.
+"""Classification metrics from a confusion matrix: accuracy, macro-F1, UF1, Cohen's kappa, UAR.
 
 Written on NumPy (no scikit-learn dependency); each is a few lines of a textbook formula.
+
+Which classes a macro average counts:
+- ``uf1`` and ``uar`` (micro-expression scores) both average over the classes present in the truth —
+  one rule for both, MEGC2019's (See et al., FG 2019: UF1 = mean over classes of F1_c, UAR = mean over
+  classes of recall_c, the classes being those of the ground truth; on a pooled composite all are
+  present). A class that is predicted but absent from the truth adds false positives to the F1 of the
+  true classes, not a class of its own.
+- ``macro_f1`` (sleep staging) averages over classes present in the truth or the prediction.
 """
 
 from __future__ import annotations
@@ -48,7 +56,11 @@ def uar(cm: np.ndarray) -> float:
     return float(np.nanmean(r)) if np.isfinite(r).any() else float("nan")
 
 
-uf1 = macro_f1
+def uf1(cm: np.ndarray) -> float:
+    """Unweighted F1: mean F1 over the classes present in the truth (MEGC's rule, the same as ``uar``'s)."""
+    f1 = per_class_f1(cm)
+    present = cm.sum(1) > 0
+    return float(np.mean(f1[present])) if present.any() else float("nan")
 
 
 def cohen_kappa(cm: np.ndarray) -> float:
