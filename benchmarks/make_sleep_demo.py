@@ -3,6 +3,12 @@
 Run from the repository root (needs ../shared/data or --source; ~5-10 min on this 2-core CPU)::
 
     OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.make_sleep_demo
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.make_sleep_demo --channels eeg-eog   # EEG Fpz-Cz + EOG
+    OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.make_sleep_demo --channels eeg       # EEG Fpz-Cz only
+
+``--channels`` trains the same recipe (same split, optimiser, epochs, seed) on a subset of the inputs,
+for nights with fewer modalities; the demo files are then left as they are (see
+:mod:`neurotrio.sleep.embedded` for the names and the choice of channels).
 
 1. Cuts data records ``DEMO_FIRST_EPOCH`` .. ``DEMO_STOP_EPOCH`` (30-s records; 41400-54060 s, 3.5 h of
    the second half of the sleep period, all five stages) out of SC4001E0-PSG.edf with edfio, keeping the
@@ -58,6 +64,15 @@ What was cut, and how (script `benchmarks/make_sleep_demo.py`, edfio {edfio}):
 - `ulw_sleepnet_sc4001.safetensors`: ULW-SleepNet weights trained by neurotrio on the epochs of the same
   night BEFORE the excerpt (the demo part was never used for training or selection). This is a
   demonstration model trained on one night of one person, not a general sleep stager.
+- `ulw_sleepnet_sc4001.onnx`: the same weights exported by neurotrio (`neurotrio sleep export --out
+  src/neurotrio/sleep/assets/ulw_sleepnet_sc4001.onnx`, or `neurotrio.sleep.export.write_default_onnx()`):
+  the fused graph, with channels, normalization and training metadata in its ONNX `metadata_props`. It is
+  what `neurotrio sleep score` and `demo` use by default (onnxruntime, no torch import);
+  `tests/sleep/test_onnx_score.py` checks that it equals a fresh export of the `.safetensors` file.
+- `ulw_sleepnet_sc4001_eeg-eog.*` (inputs EEG Fpz-Cz, EOG horizontal) and `ulw_sleepnet_sc4001_eeg.*` (input
+  EEG Fpz-Cz): the same recipe on the same epochs of the same night (`benchmarks/make_sleep_demo.py
+  --channels eeg-eog` / `--channels eeg`), for nights without EMG or with one EEG channel only; each with
+  its ONNX twin and training config. Same licence and attribution as above.
 """
 
 
@@ -86,19 +101,45 @@ def cut_demo(source: Path, dest: Path) -> tuple[Path, Path]:
     return psg_out, hyp_out
 
 
-def train_default(source: Path, epochs: int, seed: int):
-    """Train on the prepared SC4001 epochs before the demo span; returns (model, history, split sizes)."""
+def split_default(source: Path, channels: tuple[str, ...] = KEEP):
+    """SC4001's prepared epochs and the split of the part before the demo: (night, train, val, sizes)."""
+    from neurotrio.sleep.score import edf_start
     from neurotrio.sleep.sleepedf import find_records, prepare_record
-    from neurotrio.sleep.train import TrainConfig, train_model
 
     record = next(r for r in find_records(source) if r.record == "SC4001")
-    night = prepare_record(record)
+    night = prepare_record(record, channels)
     part = np.flatnonzero(night.onset_s < DEMO_FIRST_EPOCH * 30.0)
     block = (np.arange(part.size) // 10) % 5  # 5-min blocks; every fifth block validates
     train, val = part[block != 4], part[block == 4]
-    cfg = TrainConfig(epochs=epochs, seed=seed, protocol="within-recording")
+    start = edf_start(record.psg)
+    # where the training epochs lie on the night's clock, so that scoring SC4001 (or a cut of it that
+    # keeps its clock) can say which of its epochs the model saw (neurotrio.sleep.insample)
+    seen = {"record": "SC4001", "recording": Path(record.psg).name, "start": start.isoformat() if start else None,
+            "epoch_s": 30.0, "span_s": [float(night.onset_s[part[0]]), float(night.onset_s[part[-1]] + 30.0)],
+            "n_epochs": int(part.size), "n_train": int(train.size), "n_val": int(val.size)}
+    return night, train, val, seen
+
+
+def train_default(source: Path, epochs: int, seed: int, channels: tuple[str, ...] = KEEP):
+    """Train on the prepared SC4001 epochs before the demo span; returns (model, history, config, seen)."""
+    from neurotrio.sleep.train import TrainConfig, train_model
+
+    night, train, val, seen = split_default(source, channels)
+    cfg = TrainConfig(epochs=epochs, seed=seed, protocol="within-recording", channels=tuple(channels))
     model, history = train_model(night.x[train], night.y[train], cfg, night.x[val], night.y[val], desc="default")
-    return model, history, cfg, {"train": int(train.size), "val": int(val.size), "part": int(part.size)}
+    return model, history, cfg, seen
+
+
+def add_trained_span(source: Path, target) -> None:
+    """Add the ``trained_epochs`` span to an already trained embedded model (weights unchanged)."""
+    from neurotrio.sleep.export import export_onnx
+    from neurotrio.sleep.model import load_model, save_model
+
+    model = load_model(target.weights)
+    *_, seen = split_default(source, model.channels)
+    save_model(model, target.weights, trained_epochs=seen)
+    export_onnx(target.onnx, target.weights, fused=True)
+    print(f"{target.weights.name}: trained_epochs = {seen}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,35 +149,47 @@ def main(argv: list[str] | None = None) -> int:
     from neurotrio.core.config import save_config
     from neurotrio.core.io import atomic_write_text
     from neurotrio.core.seed import provenance
-    from neurotrio.sleep.model import DEFAULT_WEIGHTS, save_model
+    from neurotrio.sleep.embedded import EMBEDDED, embedded_model
+    from neurotrio.sleep.model import save_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--source", type=Path, default=Path(os.environ.get("NEUROTRIO_SLEEP_EDF", SOURCE)))
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--seed", type=int, default=32)
+    ap.add_argument("--channels", choices=[m.name for m in EMBEDDED], default="psg",
+                    help="which embedded model to train: psg (4 channels, also cuts the demo files), eeg-eog, eeg")
     ap.add_argument("--skip-train", action="store_true", help="only cut the demo files")
+    ap.add_argument("--add-trained-span", action="store_true",
+                    help="only add where the training epochs lie on the night's clock to the chosen model's "
+                         "metadata (for models trained before it was recorded; weights unchanged)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    psg, hyp = cut_demo(args.source, ASSETS)
-    print(f"demo: {psg.name} {psg.stat().st_size / 1e6:.2f} MB, {hyp.name} {hyp.stat().st_size / 1e3:.1f} kB")
-    atomic_write_text(ASSETS / "ATTRIBUTION.md", ATTRIBUTION.format(
-        psg=DEMO_PSG, hyp=DEMO_HYPNOGRAM, edfio=edfio.__version__, a=DEMO_FIRST_EPOCH, b_incl=DEMO_STOP_EPOCH - 1,
-        a_s=DEMO_FIRST_EPOCH * 30, b_s=DEMO_STOP_EPOCH * 30, hours=(DEMO_STOP_EPOCH - DEMO_FIRST_EPOCH) / 120))
+    target = embedded_model(args.channels)
+    if args.add_trained_span:
+        add_trained_span(args.source, target)
+        return 0
+    if target.name == "psg":
+        psg, hyp = cut_demo(args.source, ASSETS)
+        print(f"demo: {psg.name} {psg.stat().st_size / 1e6:.2f} MB, {hyp.name} {hyp.stat().st_size / 1e3:.1f} kB")
+        atomic_write_text(ASSETS / "ATTRIBUTION.md", ATTRIBUTION.format(
+            psg=DEMO_PSG, hyp=DEMO_HYPNOGRAM, edfio=edfio.__version__, a=DEMO_FIRST_EPOCH, b_incl=DEMO_STOP_EPOCH - 1,
+            a_s=DEMO_FIRST_EPOCH * 30, b_s=DEMO_STOP_EPOCH * 30, hours=(DEMO_STOP_EPOCH - DEMO_FIRST_EPOCH) / 120))
     if args.skip_train:
         return 0
     t0 = time.perf_counter()
-    model, history, cfg, sizes = train_default(args.source, args.epochs, args.seed)
-    trained_on = (f"Sleep-EDF Expanded SC4001 (one night, one subject): {sizes['train']} training and "
-                  f"{sizes['val']} validation epochs before {DEMO_FIRST_EPOCH * 30} s; the demo excerpt "
+    model, history, cfg, seen = train_default(args.source, args.epochs, args.seed, target.channels)
+    trained_on = (f"Sleep-EDF Expanded SC4001 (one night, one subject): {seen['n_train']} training and "
+                  f"{seen['n_val']} validation epochs before {DEMO_FIRST_EPOCH * 30} s; the demo excerpt "
                   f"({DEMO_FIRST_EPOCH * 30}-{DEMO_STOP_EPOCH * 30} s) was held out")
-    save_model(model, DEFAULT_WEIGHTS, trained_on=trained_on, best_epoch=history.best_epoch,
-               history=history.epochs, script="benchmarks/make_sleep_demo.py", provenance=provenance(args.seed))
-    save_config(cfg, ASSETS / "ulw_sleepnet_sc4001.train.yaml")
-    from neurotrio.sleep.export import write_default_onnx
+    save_model(model, target.weights, trained_on=trained_on, trained_epochs=seen, best_epoch=history.best_epoch,
+               history=history.epochs, script="benchmarks/make_sleep_demo.py"
+               + (f" --channels {target.name}" if target.name != "psg" else ""), provenance=provenance(args.seed))
+    save_config(cfg, target.weights.with_suffix(".train.yaml"))
+    from neurotrio.sleep.export import export_onnx
 
-    onnx = write_default_onnx()
+    onnx = export_onnx(target.onnx, target.weights, fused=True)
     print(f"ONNX twin: {onnx.path.name} (max |onnxruntime - torch| logit difference {onnx.max_abs_diff:.1e})")
-    print(f"weights: {DEFAULT_WEIGHTS.name} (best validation epoch {history.best_epoch}, "
+    print(f"weights: {target.weights.name} (best validation epoch {history.best_epoch}, "
           f"{time.perf_counter() - t0:.0f} s)\n{trained_on}")
     return 0
 

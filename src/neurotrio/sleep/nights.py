@@ -1,0 +1,202 @@
+"""Scoring many nights: a folder or a glob of PSGs, references paired by name, one summary CSV.
+
+:func:`score_nights` scores every night with :func:`neurotrio.sleep.score.score_recording`, each into
+``out_dir`` as ``<stem>.*`` (see :mod:`neurotrio.sleep.outputs`), and keeps ``summary.csv`` there: one
+row per night with its status, the error when it failed, its statistics and, when an expert hypnogram
+was paired, the agreement. The summary is rewritten (atomically) after every night, so an interrupted
+run keeps what it finished; a night that fails is reported in its row and the run goes on.
+
+Reference pairing (``reference_pattern``): a file name pattern, resolved in the PSG's folder (or a
+path), with ``{stem}`` (the PSG name without extension) and ``{name}`` (with it) filled in by Python's
+``str.format`` (so ``{stem:.7}`` is its first 7 characters), then matched as a glob. One file must
+match. Examples: ``{stem}-Hypnogram.edf``; Sleep-EDF's ``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf``
+is ``{stem:.7}?-Hypnogram.edf``, also available as the preset ``sleep-edf``.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from neurotrio.core.errors import InputError, NeurotrioError
+from neurotrio.sleep.outputs import check_out_dir, stem_of
+
+log = logging.getLogger(__name__)
+
+PSG_SUFFIXES = (".edf", ".bdf", ".rec")
+PRESETS = {"sleep-edf": "{stem:.7}?-Hypnogram.edf"}
+"""Named reference patterns."""
+SUMMARY = "summary.csv"
+_FIXED = ["night", "psg", "reference", "status", "error", "start", "n_epochs", "model", "n_compared", "kappa",
+          "accuracy", "macro_f1", "in_sample_epochs"]
+
+
+@dataclass
+class NightsResult:
+    """Outcome of :func:`score_nights`.
+
+    Attributes:
+        rows: one dict per night, in order (the summary CSV's rows; ``status`` "ok" or "error").
+        summary: the summary CSV, or None when nothing was written.
+        results: the :class:`~neurotrio.sleep.result.ScoreResult` of every night scored, by PSG path.
+    """
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    summary: Path | None = None
+    results: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(r["status"] != "ok" for r in self.rows)
+
+
+def _is_psg(path: Path) -> bool:
+    """A signal file (hypnogram-only EDF+ files hold no signal and are left out; unreadable ones are kept,
+    so that they are reported)."""
+    if path.suffix.lower() not in PSG_SUFFIXES or not path.is_file():
+        return False
+    from neurotrio.sleep.edfheader import read_edf_header
+
+    try:
+        return any(not s.is_annotation for s in read_edf_header(path).signals)
+    except NeurotrioError:
+        return True
+
+
+def find_nights(sources: str | Path | Sequence[str | Path]) -> list[Path]:
+    """The PSG files named by a folder, a glob pattern, files, or a list of these (sorted, no repeats).
+
+    In a folder, every ``.edf``/``.bdf``/``.rec`` file holding signals is a night (annotation-only EDF+
+    files such as hypnograms are not).
+
+    Raises:
+        InputError: a source that is neither a file, a folder nor a pattern matching a file; or no night.
+    """
+    items = [sources] if isinstance(sources, (str, Path)) else list(sources)
+    found: list[Path] = []
+    for item in items:
+        p = Path(item)
+        if p.is_dir():
+            found += [f for f in sorted(p.iterdir()) if _is_psg(f)]
+        elif p.is_file():
+            found.append(p)
+        elif glob.has_magic(str(item)):
+            found += [Path(f) for f in sorted(glob.glob(str(item))) if _is_psg(Path(f))]
+        else:
+            raise InputError(p, "no such file or folder")
+    out = list(dict.fromkeys(found))
+    if not out:
+        raise InputError(None, f"no PSG file ({', '.join(PSG_SUFFIXES)}) in {', '.join(map(str, items))}")
+    return out
+
+
+def pair_reference(psg: str | Path, pattern: str) -> Path:
+    """The expert hypnogram of ``psg`` named by ``pattern`` (see the module docstring).
+
+    Raises:
+        InputError: no file, or more than one, matches.
+    """
+    psg = Path(psg)
+    pattern = PRESETS.get(pattern, pattern)
+    try:
+        name = pattern.format(stem=stem_of(psg), name=psg.name)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(None, f"reference pattern {pattern!r}: {exc} (use {{stem}} or {{name}}, e.g. "
+                               "'{stem}-Hypnogram.edf')") from None
+    full = Path(name) if Path(name).is_absolute() else psg.parent / name
+    hits = [Path(f) for f in sorted(glob.glob(str(full)))] if glob.has_magic(str(full)) else (
+        [full] if full.is_file() else [])
+    hits = [h for h in hits if h.resolve() != psg.resolve()]
+    if len(hits) != 1:
+        what = "no file" if not hits else f"{len(hits)} files ({', '.join(h.name for h in hits)})"
+        raise InputError(psg, f"reference pattern {pattern!r} -> {full.name}: {what} match")
+    return hits[0]
+
+
+def _row(psg: Path, reference: Path | None, res: Any = None, error: str = "") -> dict[str, Any]:
+    row: dict[str, Any] = {"night": stem_of(psg), "psg": str(psg), "reference": str(reference or ""),
+                           "status": "error" if error else "ok", "error": error}
+    if res is None:
+        return row
+    m = res.metrics or {}
+    row.update(start=res.start.isoformat() if res.start else "", n_epochs=int(res.stages.size), model=res.model,
+               n_compared=m.get("n", ""), kappa=m.get("kappa", ""), accuracy=m.get("accuracy", ""),
+               macro_f1=m.get("macro_f1", ""), in_sample_epochs=m.get("in_sample_epochs", ""))
+    for who in ("predicted", "expert"):
+        for key, value in (res.statistics.get(who) or {}).items():
+            if not isinstance(value, (dict, list, tuple)):
+                row[key if who == "predicted" else f"expert_{key}"] = value
+    return row
+
+
+def summary_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The summary table as CSV text (fixed columns first, then every statistic seen)."""
+    cols = list(_FIXED)
+    for r in rows:
+        cols += [k for k in r if k not in cols]
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, cols, restval="", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()})
+    return buf.getvalue()
+
+
+def score_nights(sources: str | Path | Sequence[str | Path], out_dir: str | Path | None = None,
+                 reference_pattern: str | None = None, progress: bool = True,
+                 on_night: Callable[[dict[str, Any]], None] | None = None, **score_kwargs: Any) -> NightsResult:
+    """Score every night of a folder / glob / list; one summary row per night.
+
+    Args:
+        sources: see :func:`find_nights`.
+        out_dir: folder for every night's outputs and ``summary.csv`` (None: nothing is written).
+        reference_pattern: pairs each PSG with its expert hypnogram (see :func:`pair_reference`); a night
+            whose reference is missing or ambiguous is an error row.
+        progress: show a progress bar (tqdm, on stderr).
+        on_night: called with each finished row (e.g. to print it).
+        **score_kwargs: passed to :func:`neurotrio.sleep.score.score_recording` (model, channels, aliases,
+            trim_wake_min, plot, lights_off, lights_on, ...).
+
+    Returns:
+        A :class:`NightsResult`; check ``n_failed``.
+
+    Raises:
+        InputError: no night found, or ``out_dir`` is a file (before anything is scored).
+    """
+    from tqdm.auto import tqdm
+
+    from neurotrio.core.io import atomic_write_text
+    from neurotrio.sleep.score import score_recording
+
+    nights = find_nights(sources)
+    out = check_out_dir(out_dir) if out_dir is not None else None
+    result = NightsResult()
+    for psg in tqdm(nights, desc="nights", unit="night", disable=not progress):
+        reference = None
+        try:
+            if reference_pattern:
+                reference = pair_reference(psg, reference_pattern)
+            res = score_recording(psg, out_dir=out, reference=reference, **score_kwargs)
+            row = _row(psg, reference, res)
+            result.results[str(psg)] = res
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except NeurotrioError as exc:
+            row = _row(psg, reference, error=str(exc).splitlines()[0])
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others; logged in full
+            log.debug("night %s failed", psg, exc_info=True)
+            row = _row(psg, reference, error=f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+                       if str(exc) else f"internal error ({type(exc).__name__})")
+        result.rows.append(row)
+        if out is not None:  # after every night: an interrupted run keeps what it finished
+            out.mkdir(parents=True, exist_ok=True)
+            result.summary = atomic_write_text(out / SUMMARY, summary_csv(result.rows))
+        if on_night is not None:
+            on_night(row)
+    return result
