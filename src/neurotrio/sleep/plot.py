@@ -71,7 +71,7 @@ def plot_hypnogram(stages: np.ndarray, proba: np.ndarray, epoch_s: float, path: 
         ax.stairs(level[stages[a:b]].astype(float), edges, color="C0", lw=1,
                   label="ULW-SleepNet" if k == 0 else None, baseline=None)
         axp.stackplot(edges, np.vstack([proba[a:b], proba[b - 1:b]]).T, step="post",
-                      labels=STAGES if k == 0 else None, colors=[f"C{i}" for i in range(len(STAGES))])
+                      labels=STAGES if k == 0 else (), colors=[f"C{i}" for i in range(len(STAGES))])
     for k, ((_, b), (a2, _)) in enumerate(zip(pieces[:-1], pieces[1:])):
         for axis in (ax, axp):
             axis.axvspan(x_of(onset_s[b - 1] + epoch_s), x_of(onset_s[a2]), color="0.85", zorder=0,
