@@ -1,34 +1,39 @@
 """Reading polysomnography (PSG) EDF/EDF+/BDF files through MNE, channel mapping and resampling.
 
 The header is checked from its own bytes first (MNE reads a truncated file without complaint), then the
-requested channels are found by name and read with ``mne.io.read_raw_edf(..., preload=False)``, one call
-per native sampling rate so that MNE never resamples, and only the requested time span is read.
-Every channel is then brought to ``sfreq_hz`` (100 Hz by default):
+requested channels are found by name (or by signal number when a label repeats) and read with
+``mne.io.read_raw_edf(..., preload=False)``, one call per native sampling rate so that MNE never
+resamples, and only the requested time span is read. MNE's warnings are passed on (logged), never
+silenced. Every channel is then brought to ``sfreq_hz`` (100 Hz by default) as
+:mod:`neurotrio.sleep.signals` describes (raw EMG for an EMG input becomes Sleep-EDF's 1-Hz RMS
+envelope, :mod:`neurotrio.sleep.emg`).
 
-- same rate: unchanged;
-- lower rate (Sleep-EDF's 1-Hz EMG envelope): linear interpolation between the samples, each sample
-  placed at its own time ``k / rate`` and the last one held to the end. It neither rings nor overshoots
-  (unlike FFT resampling, which MNE would apply), keeps an envelope non-negative, and is exact across
-  chunk boundaries;
-- higher rate (e.g. 256 Hz EEG): ``scipy.signal.resample_poly`` (polyphase FIR with a Kaiser window,
-  anti-aliased).
+EDF+D files are read on their own clock: each data record's onset comes from its time-keeping
+annotation (:mod:`neurotrio.sleep.edfplus`), and the recording is a list of contiguous pieces. Scoring
+(:func:`neurotrio.sleep.score.stage_night`) stages each piece on its real onset; :func:`load_psg` and
+:func:`iter_psg_chunks`, which return one continuous array, refuse a file with gaps.
 
-Signals are returned in microvolts (channels whose EDF unit is not a voltage keep their own unit).
+Signals are returned in microvolts (the EDF unit field is honoured: uV, mV, V, nV).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-from neurotrio.core.errors import InputError
+from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.sleep.edfheader import EdfHeader, read_edf_header
+from neurotrio.sleep.edfplus import pieces_of, record_onsets
+from neurotrio.sleep.signals import ChannelReader, check_amplitude, check_finite, resample, unit_scale
+
+__all__ = ["DEFAULT_CHANNELS", "CHANNEL_ALIASES", "PSG", "resolve_channels", "resolve_signals", "resample",
+           "load_psg", "iter_psg_chunks", "open_edf"]
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +47,9 @@ CHANNEL_ALIASES: dict[str, tuple[str, ...]] = {
     "EOG horizontal": ("EOG", "HEOG", "EOG(L)", "EOG LOC-A2", "E1-M2", "LOC-A2", "LOC"),
     "EMG submental": ("EMG", "EMG chin", "Chin EMG", "Chin1-Chin2", "EMG Chin1-Chin2", "CHIN"),
 }
-# units MNE converts to volts (case-sensitive, as in mne.io.edf); other units are returned as stored
-_VOLT_UNITS = frozenset({"\u03bcV", "\u00b5V", "\x83\xcaV", "uV", "mV", "V"})
+# units MNE converts to volts (case-sensitive, as in mne.io.edf 1.13); others are returned as stored
+_MNE_SCALED = frozenset({"\u03bcV", "\u00b5V", "\x83\xcaV", "uV", "mV"})
 _BLOCK_S = 3600.0  # load_psg reads this much at a time
-_MARGIN_S = 2.0  # context read on each side of a chunk so that resampling is seamless
 
 
 @dataclass(frozen=True)
@@ -87,69 +91,80 @@ class PSG:
         return self.data[:, : n * n_per].reshape(len(self.channels), n, n_per).transpose(1, 0, 2)
 
 
-def resolve_channels(available: Sequence[str], requested: Sequence[str], path: str | Path,
-                     aliases: Mapping[str, str] | None = None) -> list[str]:
-    """Find the file label to read for each requested channel name.
+def _norm(name: str) -> str:
+    return "".join(name.lower().split())
 
-    Order of matching for each name: the user's ``aliases`` (requested name -> file label), the exact
-    label, the label ignoring case and spaces, then the built-in :data:`CHANNEL_ALIASES`.
+
+def check_alias_names(requested: Sequence[str], aliases: Mapping[str, str] | None) -> None:
+    """Refuse a mapping for a name that is not one of the model's inputs (it would be ignored silently).
 
     Raises:
-        InputError: a channel is missing; the message lists the file's channels and how to map one.
+        ConfigError: the line lists the unknown names and the inputs.
     """
-    def norm(name: str) -> str:
-        return "".join(name.lower().split())
+    unknown = [k for k in (aliases or {}) if k not in requested]
+    if unknown:
+        raise ConfigError(f"--channel maps {', '.join(repr(k) for k in unknown)}, which the model does not "
+                          f"take; its inputs are: {', '.join(requested)} (write --channel 'INPUT=LABEL', e.g. "
+                          f"--channel '{requested[0]}=C4-M1')")
 
-    by_norm = {norm(a): a for a in reversed(available)}
+
+def resolve_signals(labels: Sequence[str], requested: Sequence[str], path: str | Path | None,
+                    aliases: Mapping[str, str] | None = None, skip: Sequence[int] = ()) -> list[int]:
+    """Find the signal to read for each requested channel name: its index in ``labels``.
+
+    Order of matching for each name: the user's ``aliases`` (requested name -> file label, or ``#N``
+    for signal number N, counted from 1 in the file's order), the exact label, the label ignoring case
+    and spaces, then the built-in :data:`CHANNEL_ALIASES`. One signal may feed several names.
+
+    Args:
+        labels: every signal's label, in file order (annotation signals included, listed in ``skip``).
+        requested: the names to find (the model's inputs).
+        path: the file, for messages.
+        aliases: the user's mapping.
+        skip: indices that are not data signals (EDF Annotations).
+
+    Raises:
+        ConfigError: a mapping for a name not requested.
+        InputError: a channel is missing (the message lists the file's channels and how to map one), or
+            the label found is carried by several signals (the message names them; choose one with
+            ``#N``), or ``#N`` is not a data signal.
+    """
+    check_alias_names(requested, aliases)
     aliases = dict(aliases or {})
+    data = [i for i in range(len(labels)) if i not in set(skip)]
+    by_norm: dict[str, list[int]] = {}
+    for i in data:
+        by_norm.setdefault(_norm(labels[i]), []).append(i)
     out = []
     for name in requested:
         target = aliases.get(name, name)
+        if name in aliases and target.startswith("#"):
+            number = target[1:].strip()
+            if not number.isdigit() or int(number) - 1 not in data:
+                raise InputError(path, f"--channel '{name}={target}': no data signal number {number} in the "
+                                       f"file (signals {', '.join(f'#{i + 1} {labels[i]}' for i in data)})")
+            out.append(int(number) - 1)
+            continue
         candidates = [target] if name in aliases else [target, *CHANNEL_ALIASES.get(name, ())]
-        found = next((by_norm[norm(c)] for c in candidates if norm(c) in by_norm), None)
+        found = next((by_norm[_norm(c)] for c in candidates if _norm(c) in by_norm), None)
         if found is None:
             what = f"channel '{target}' (mapped from '{name}')" if name in aliases else f"channel '{name}'"
-            raise InputError(path, f"{what} not in the file. Available: {', '.join(available)}. "
+            raise InputError(path, f"{what} not in the file. Available: {', '.join(labels[i] for i in data)}. "
                                    f"Map one with --channel '{name}=LABEL' (Python: aliases={{'{name}': 'LABEL'}}) "
                                    "or choose other channels with --channels.")
-        out.append(found)
+        if len(found) > 1:
+            numbers = ", ".join(str(i + 1) for i in found[:-1]) + f" and {found[-1] + 1}"
+            raise InputError(path, f"label '{labels[found[0]]}' (for input '{name}') is carried by signals {numbers}; "
+                                   f"choose one by number with --channel '{name}=#{found[-1] + 1}' "
+                                   f"(Python: aliases={{'{name}': '#{found[-1] + 1}'}})")
+        out.append(found[0])
     return out
 
 
-def resample(x: np.ndarray, from_hz: float, to_hz: float, n_out: int | None = None) -> np.ndarray:
-    """Resample a (n_channels, n_samples) block from ``from_hz`` to ``to_hz`` (see the module docstring).
-
-    Args:
-        x: array (n_channels, n_samples); sample ``k`` is at time ``k / from_hz``.
-        from_hz: native rate, Hz.
-        to_hz: target rate, Hz.
-        n_out: number of output samples (default ``floor(n_samples * to_hz / from_hz)``).
-
-    Returns:
-        float64 (n_channels, n_out); output sample ``j`` is at time ``j / to_hz``.
-    """
-    if n_out is None:
-        n_out = int(np.floor(x.shape[1] * to_hz / from_hz + 1e-9))
-    if from_hz == to_hz:
-        return np.asarray(x[:, :n_out], dtype=np.float64)
-    if from_hz < to_hz:
-        factor = to_hz / from_hz
-        if factor == int(factor) and x.shape[1] >= 2:  # integer up-factor: same values as np.interp, faster
-            k = int(factor)
-            frac = np.arange(k) / k
-            y = (x[:, :-1, None] + np.diff(x, axis=1)[:, :, None] * frac).reshape(x.shape[0], -1)
-            y = np.concatenate([y, np.repeat(x[:, -1:], max(n_out - y.shape[1], 0), axis=1)], axis=1)
-            return y[:, :n_out]
-        t_new = np.arange(n_out) / to_hz
-        t_old = np.arange(x.shape[1]) / from_hz
-        return np.stack([np.interp(t_new, t_old, row) for row in x])
-    from scipy.signal import resample_poly
-
-    ratio = Fraction(to_hz / from_hz).limit_denominator(1000)
-    y = resample_poly(np.asarray(x, dtype=np.float64), ratio.numerator, ratio.denominator, axis=1)
-    if y.shape[1] < n_out:
-        y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
-    return y[:, :n_out]
+def resolve_channels(available: Sequence[str], requested: Sequence[str], path: str | Path,
+                     aliases: Mapping[str, str] | None = None) -> list[str]:
+    """The file label to read for each requested channel name (see :func:`resolve_signals`)."""
+    return [available[i] for i in resolve_signals(available, requested, path, aliases)]
 
 
 MIN_WAVEFORM_HZ = 50.0
@@ -167,78 +182,101 @@ def _check_waveform_rates(path: Path, channels: Sequence[str], labels: Sequence[
                                    f"{MIN_WAVEFORM_HZ:g} Hz (sampling rate too low for sleep staging)")
 
 
-class _Reader:
-    """Opened EDF: resolved channels grouped by native rate, one MNE raw per group (lazy, no preload)."""
+def _mne_warnings(name: str | Path, caught: list) -> None:
+    """Re-emit MNE's warnings as log warnings naming the file; only filter-metadata notes are demoted.
+
+    MNE warns, for instance, when it substitutes a range for an undefined calibration or finds fewer
+    records than the header says: such warnings must reach the user, never be silenced.
+    """
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        harmless = any(k in text for k in _HARMLESS_MNE)
+        (log.debug if harmless else log.warning)("%s: MNE: %s", Path(str(name)).name, text)
+
+
+_HARMLESS_MNE = ("highpass filter", "lowpass filter", "Highpass cutoff frequency",
+                 "Channel names are not unique")  # filter metadata; duplicates: resolved by index here
+
+
+class _Reader(ChannelReader):
+    """Opened EDF: the requested signals grouped by native rate, one lazy MNE raw per rate (no preload).
+
+    MNE reads the samples; the header checks, channel choice (by signal number when labels repeat) and
+    the record onsets of EDF+ files (:mod:`neurotrio.sleep.edfplus`) are done here.
+    """
 
     def __init__(self, path: str | Path, channels: Sequence[str], sfreq_hz: float,
                  aliases: Mapping[str, str] | None):
+        import warnings
+
         import mne
 
-        self.path = Path(path)
+        self.path = self.name = Path(path)
         self.header: EdfHeader = read_edf_header(self.path)
-        signals = [s for s in self.header.signals if not s.is_annotation]
+        signals = [(i, s) for i, s in enumerate(self.header.signals) if not s.is_annotation]
         if not signals:
             raise InputError(self.path, "has no signals, only annotations (is it a hypnogram, not a PSG?)")
         if not channels:
             raise InputError(self.path, "no channels requested")
         self.channels = tuple(channels)
-        self.labels = resolve_channels([s.label for s in signals], channels, self.path, aliases)
-        by_label = {s.label: s for s in reversed(signals)}
+        index = resolve_signals([s.label for s in self.header.signals], channels, self.path, aliases,
+                                skip=[i for i, s in enumerate(self.header.signals) if s.is_annotation])
+        chosen = [self.header.signals[i] for i in index]
+        self.labels = [s.label for s in chosen]
+        _check_calibration(self.path, self.channels, index, chosen, self.header.n_records)
         self.sfreq_hz = float(sfreq_hz)
-        self.rates = [by_label[lab].sfreq_hz for lab in self.labels]
+        self.rates = [s.sfreq_hz for s in chosen]
         _check_waveform_rates(self.path, self.channels, self.labels, self.rates)
-        self.scale = [1e6 if by_label[lab].unit in _VOLT_UNITS else 1.0 for lab in self.labels]
+        self.units = [s.unit for s in chosen]
+        self.scale = [1e6 if s.unit in _MNE_SCALED else (unit_scale(s.unit) or 1.0) for s in chosen]
+        self.source_index = list(index)
+        self.pieces = pieces_of(self.header, record_onsets(self.header))
+        self.start = self.header.start
+        self._plan()
         reader = mne.io.read_raw_bdf if self.header.is_bdf else mne.io.read_raw_edf
-        self.groups: dict[float, tuple[list[int], object]] = {}
+        self._raws: dict[float, tuple[object, dict[int, int]]] = {}
         try:
-            for rate in sorted(set(self.rates)):
-                rows = [i for i, r in enumerate(self.rates) if r == rate]
+            for rate, rows in self.groups.items():
                 names = list(dict.fromkeys(self.labels[i] for i in rows))
-                raw = reader(self.path, include=names, preload=False, verbose="error")
-                self.groups[rate] = (rows, raw)
+                # MNE keeps, in file order, every signal whose label is included (repeated labels renamed)
+                members = [i for i, s in signals if s.label in names]
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    raw = reader(self.path, include=names, preload=False, verbose="warning")
+                _mne_warnings(self.path, caught)
+                if len(raw.ch_names) != len(members):
+                    raise ValueError(f"MNE opened {len(raw.ch_names)} channels for {len(members)} signals")
+                self._raws[rate] = (raw, {sig: k for k, sig in enumerate(members)})
+        except InputError:
+            raise
         except Exception as exc:  # MNE raises many types on corrupt headers
             raise InputError(self.path, f"cannot be read as EDF ({type(exc).__name__}: {exc})") from exc
-        self.duration_s = self.header.duration_s
-        first_raw = next(iter(self.groups.values()))[1]
-        self.start = first_raw.info["meas_date"]
+        self.joined_s = self.header.duration_s
 
-    def read(self, t0_s: float, t1_s: float, out: np.ndarray | None = None) -> np.ndarray:
-        """Channels resampled to ``sfreq_hz`` over [t0_s, t1_s): float32 (n_channels, n_samples), uV.
-
-        ``out``, when given, is a float32 (n_channels, n_samples) array (or view) filled in place.
-        """
-        n_out = int(round((t1_s - t0_s) * self.sfreq_hz))
-        if out is None:
-            out = np.empty((len(self.labels), n_out), dtype=np.float32)
-        for rate, (rows, raw) in self.groups.items():
-            pad = 0.0 if rate == self.sfreq_hz else _MARGIN_S
-            a = int(round(max(t0_s - pad, 0.0) * rate))
-            b = min(int(np.ceil((t1_s + pad) * rate)), raw.n_times)
-            block = raw.get_data(picks=[self.labels[i] for i in rows], start=a, stop=b)
-            if rate == self.sfreq_hz:
-                y = block[:, :n_out]
-            else:
-                lead = int(round((t0_s - a / rate) * self.sfreq_hz))
-                y = resample(block, rate, self.sfreq_hz, n_out=lead + n_out)[:, lead:]
-            if y.shape[1] < n_out:  # a signal ends early: hold its last value
-                y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
-            for k, i in enumerate(rows):
-                np.multiply(y[k], self.scale[i], out=out[i], casting="same_kind")
-        return out
+    def _get(self, rate: float, sources: list[int], a: int, b: int) -> np.ndarray:
+        raw, col = self._raws[rate]
+        b = min(b, raw.n_times)
+        return raw.get_data(picks=[col[s] for s in sources], start=a, stop=max(a, b))
 
 
-def _check_values(data: np.ndarray, channels: Sequence[str], labels: Sequence[str], path: Path,
-                  check_flat: bool) -> None:
-    for row, name, label in zip(data, channels, labels):
-        bad = ~np.isfinite(row)
-        if bad.any():
-            raise InputError(path, f"channel '{label}' ({name}) holds {int(bad.sum())} NaN/infinite values "
-                                   f"(first at {np.flatnonzero(bad)[0]} samples): check its physical and "
-                                   "digital range in the EDF header, or choose another channel")
-        if check_flat and row.size and row.min() == row.max():
-            raise InputError(path, f"channel '{label}' ({name}) is flat: constant {float(row[0]):.6g} uV over "
-                                   "the whole recording (disconnected electrode?); map another channel with "
-                                   f"--channel '{name}=LABEL'")
+def _check_calibration(path: Path, channels: Sequence[str], index: Sequence[int], chosen: Sequence,
+                       n_records: int) -> None:
+    """Refuse a signal read for the model whose physical range cannot convert samples to a unit.
+
+    MNE substitutes a range of 1 when the physical minimum equals the maximum (and warns): the channel
+    then holds numbers of the wrong size, and the model stages REM far too often. EDF (Kemp et al. 1992)
+    defines physical = (digital - dmin) * (pmax - pmin) / (dmax - dmin) + pmin, undefined here.
+    """
+    for name, i, s in zip(channels, index, chosen):
+        if not (math.isfinite(s.physical_min) and math.isfinite(s.physical_max)):
+            raise InputError(path, f"channel '{s.label}' ({name}) holds {n_records * s.n_samples} NaN/infinite "
+                                   f"values: signal {i + 1}'s physical range {s.physical_min:g}..{s.physical_max:g} "
+                                   "in the EDF header is not finite (calibration undefined)")
+        if s.physical_min == s.physical_max:
+            raise InputError(path, f"channel '{s.label}' ({name}): signal {i + 1}'s physical minimum equals its "
+                                   f"maximum ({s.physical_min:g} {s.unit}) in the EDF header, so its samples "
+                                   "cannot be converted to a unit (calibration undefined); fix the header or "
+                                   f"map another channel with --channel '{name}=LABEL'")
 
 
 def load_psg(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS, sfreq_hz: float = 100.0,
@@ -267,7 +305,8 @@ def load_psg(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS, sfreq
         >>> psg.data.shape, psg.n_epochs()       # doctest: +SKIP
         ((4, 7950000), 2650)
     """
-    reader = _Reader(path, channels, sfreq_hz, aliases)
+    reader = open_edf(path, channels, sfreq_hz, aliases)
+    _refuse_gaps(reader, "load_psg")
     if reader.duration_s < epoch_s:
         raise InputError(reader.path, f"recording lasts {reader.duration_s:g} s, shorter than one "
                                       f"{epoch_s:g}-s epoch")
@@ -281,17 +320,39 @@ def load_psg(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS, sfreq
     for t0 in np.arange(float(start_s), stop_s, _BLOCK_S):
         a = int(round((t0 - start_s) * reader.sfreq_hz))
         t1 = min(t0 + _BLOCK_S, stop_s)
-        reader.read(float(t0), t1, out=data[:, a:a + int(round((t1 - t0) * reader.sfreq_hz))])
-    _check_values(data, reader.channels, reader.labels, reader.path, check_flat=True)
+        reader.read(float(t0), t1, 0.0, reader.duration_s, out=data[:, a:a + int(round((t1 - t0) * reader.sfreq_hz))])
+    check_finite(data, reader.channels, reader.labels, reader.path, check_flat=True)
+    check_amplitude(data, reader.channels, reader.labels, reader.path, reader.units)
     return PSG(data=data, sfreq_hz=reader.sfreq_hz, channels=reader.channels, start=reader.start,
                path=reader.path, source_channels=tuple(reader.labels), offset_s=float(start_s),
                native_sfreq_hz=tuple(reader.rates))
 
 
+def _refuse_gaps(reader: _Reader, what: str) -> None:
+    if len(reader.pieces) > 1:
+        gaps = ", ".join(f"{a.onset_s + a.duration_s:g}-{b.onset_s:g} s" for a, b in zip(reader.pieces, reader.pieces[1:]))
+        raise InputError(reader.path, f"{reader.header.edf_plus or 'EDF'} recording with acquisition gaps ({gaps}): "
+                                      f"{what} returns one continuous signal and would join the pieces; stage it "
+                                      "with neurotrio.sleep.score.stage_night (each piece on its real onset)")
+
+
+def open_edf(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS, sfreq_hz: float = 100.0,
+             aliases: Mapping[str, str] | None = None) -> _Reader:
+    """Open an EDF/EDF+/BDF file for reading ``channels`` (header, calibration and channels checked).
+
+    Returns:
+        A :class:`~neurotrio.sleep.signals.ChannelReader` (its ``pieces`` hold the EDF+D record onsets).
+
+    Raises:
+        InputError, ConfigError: as :func:`load_psg` (before any sample is read).
+    """
+    return _Reader(path, channels, sfreq_hz, aliases)
+
+
 def iter_psg_chunks(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS, sfreq_hz: float = 100.0,
                     chunk_epochs: int = 120, aliases: Mapping[str, str] | None = None,
                     epoch_s: float = 30.0) -> Iterator[np.ndarray]:
-    """Read a long PSG in epoch-aligned chunks with bounded memory.
+    """Read a long continuous PSG in epoch-aligned chunks with bounded memory.
 
     Yields float32 arrays (n_channels, chunk_epochs * epoch_s * sfreq_hz) in uV covering consecutive whole
     epochs from the recording start; the last chunk holds the remaining whole epochs (a trailing partial
@@ -299,25 +360,13 @@ def iter_psg_chunks(path: str | Path, channels: Sequence[str] = DEFAULT_CHANNELS
     each chunk is resampled with a few seconds of context on either side.
 
     Raises:
-        InputError: as :func:`load_psg`, checked before the first chunk; NaN values when met; a channel
-            flat over the whole recording after the last chunk.
+        InputError: as :func:`load_psg`, checked before the first chunk (an EDF+D file with gaps is
+            refused: see :func:`neurotrio.sleep.signals.iter_chunks`, which follows the pieces); NaN
+            values when met; a channel flat over the whole recording after the last chunk.
     """
-    if chunk_epochs < 1:
-        raise ValueError(f"chunk_epochs must be >= 1, got {chunk_epochs}")
-    reader = _Reader(path, channels, sfreq_hz, aliases)
-    n_epochs = int(reader.duration_s // epoch_s)
-    if n_epochs < 1:
-        raise InputError(reader.path, f"recording lasts {reader.duration_s:g} s, shorter than one "
-                                      f"{epoch_s:g}-s epoch")
-    lo = np.full(len(reader.labels), np.inf)
-    hi = np.full(len(reader.labels), -np.inf)
-    for first in range(0, n_epochs, chunk_epochs):
-        last = min(first + chunk_epochs, n_epochs)
-        chunk = reader.read(first * epoch_s, last * epoch_s)
-        _check_values(chunk, reader.channels, reader.labels, reader.path, check_flat=False)
-        lo, hi = np.minimum(lo, chunk.min(axis=1)), np.maximum(hi, chunk.max(axis=1))
-        if last == n_epochs and (lo == hi).any():
-            i = int(np.flatnonzero(lo == hi)[0])
-            _check_values(np.full((1, 2), lo[i], np.float32), [reader.channels[i]], [reader.labels[i]],
-                          reader.path, check_flat=True)
+    from neurotrio.sleep.signals import iter_chunks
+
+    reader = open_edf(path, channels, sfreq_hz, aliases)
+    _refuse_gaps(reader, "iter_psg_chunks")
+    for chunk, _ in iter_chunks(reader, epoch_s, chunk_epochs):
         yield chunk

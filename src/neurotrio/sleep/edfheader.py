@@ -6,6 +6,7 @@ zeros or garbage. :func:`read_edf_header` compares the header's promise with the
 
 from __future__ import annotations
 
+import datetime
 import logging
 import math
 from dataclasses import dataclass
@@ -59,6 +60,9 @@ class EdfHeader:
         record_s: duration of one data record, s.
         signals: one :class:`EdfSignalHeader` per signal, in file order.
         file_bytes: actual file size, bytes.
+        start: recording start from the header's date and time fields (naive: EDF has no time zone;
+            two-digit years 85-99 are 19xx, others 20xx, as the EDF+ specification says), or None when
+            unreadable. EDF+ files may add a fraction of a second in the first record's time keeping.
     """
 
     path: Path
@@ -69,6 +73,7 @@ class EdfHeader:
     record_s: float
     signals: tuple[EdfSignalHeader, ...]
     file_bytes: int
+    start: datetime.datetime | None = None
 
     @property
     def duration_s(self) -> float:
@@ -86,6 +91,16 @@ def _number(raw: bytes, what: str, path: Path, kind: type = float):
         return kind(float(text)) if kind is int else kind(text)
     except (ValueError, OverflowError):  # int(float("nan")) / int(float("inf"))
         raise InputError(path, f"corrupt EDF header: {what} is {text!r}, not a number") from None
+
+
+def _start(raw: bytes) -> datetime.datetime | None:
+    try:
+        text = raw.decode("ascii")
+        day, month, year = (int(v) for v in text[:8].split("."))
+        hour, minute, second = (int(v) for v in text[8:16].split("."))
+        return datetime.datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def read_edf_header(path: str | Path) -> EdfHeader:
@@ -147,7 +162,8 @@ def read_edf_header(path: str | Path) -> EdfHeader:
             physical_max=_number(fields["physical_max"][i], f"the physical maximum of '{label}'", path),
             digital_min=dmin, digital_max=dmax))
     header = EdfHeader(path=path, is_bdf=version != b"0       ", edf_plus=edf_plus, header_bytes=header_bytes,
-                       n_records=n_records, record_s=record_s, signals=tuple(signals), file_bytes=size)
+                       n_records=n_records, record_s=record_s, signals=tuple(signals), file_bytes=size,
+                       start=_start(fixed[168:184]))
     data_bytes = size - header_bytes
     if n_records == -1:  # allowed while recording: derive from the size
         n_records = data_bytes // max(header.record_bytes, 1)
@@ -165,6 +181,4 @@ def read_edf_header(path: str | Path) -> EdfHeader:
                                f"({data_bytes // max(header.record_bytes, 1)} whole records)")
     if data_bytes > expected:
         log.warning("%s: %d bytes after the last data record are ignored", path.name, data_bytes - expected)
-    if edf_plus == "EDF+D":
-        log.warning("%s: EDF+D (discontinuous) file is read as if continuous", path.name)
     return header

@@ -135,26 +135,62 @@ def _epochs_of(chunk: np.ndarray, n_times: int) -> np.ndarray:
     return chunk[:, : n - n % n_times].reshape(c, -1, n_times).transpose(1, 0, 2)
 
 
-def stage_recording(psg_path: str | Path, model: AnyModel | str | Path | None = None,
-                    channels: Sequence[str] | None = None, aliases: Mapping[str, str] | None = None, chunk_epochs: int = 240,
-                    batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Stage every whole 30-s epoch of a PSG file: the fast path behind :func:`score_recording`.
+@dataclass
+class StagedNight:
+    """A night staged epoch by epoch, on the recording's own clock.
+
+    Attributes:
+        proba: float32 (n_epochs, 5), class probabilities (W, N1, N2, N3, REM).
+        onset_s: float64 (n_epochs,), each epoch's onset in true seconds from the recording start (the
+            EDF header's start time); it jumps over acquisition gaps (EDF+D), so consecutive epochs may
+            be more than ``epoch_s`` apart.
+        start: recording start (clock time from the EDF header, naive; a Raw's ``meas_date``), or None.
+        epoch_s: epoch length, s.
+        channels: one dict per model input: ``input`` (the model's name), ``label`` (what was read),
+            ``sfreq_hz`` (its native rate), ``alias`` (True when the label differs from the input's name,
+            e.g. 'Fpz' read for 'EEG Fpz-Cz'), ``conversion`` (e.g. "raw EMG -> 1-Hz RMS envelope", or None).
+        segments: (onset_s, duration_s) of each contiguous piece of the recording (one for a continuous
+            file); epochs are cut within each piece, never across a gap.
+    """
+
+    proba: np.ndarray
+    onset_s: np.ndarray
+    start: datetime.datetime | None
+    epoch_s: float
+    channels: list[dict]
+    segments: list[tuple[float, float]]
+
+
+def stage_night(psg: Any, model: AnyModel | str | Path | None = None, channels: Sequence[str] | None = None,
+                aliases: Mapping[str, str] | None = None, chunk_epochs: int = 240,
+                batch_size: int = 16) -> StagedNight:
+    """Stage every whole 30-s epoch of a night: the fast path behind :func:`score_recording`.
 
     Args:
-        psg_path: EDF/EDF+/BDF file.
+        psg: an EDF/EDF+/BDF path, an ``mne.io.BaseRaw`` (as YASA users hold), or a
+            :class:`neurotrio.sleep.sources.PSGArray` (NumPy data with its rate, names and unit).
         model: a loaded model or a model file (default: the embedded one; see :func:`load_any_model`).
         channels: channel names to read for the model's inputs (default: the model's own names).
-        aliases: requested name -> file label mapping (see :func:`neurotrio.sleep.edf.resolve_channels`).
+        aliases: input name -> source label, or ``#N`` for signal number N (see
+            :func:`neurotrio.sleep.edf.resolve_signals`). One label may feed several inputs.
         chunk_epochs: epochs read at a time (memory: 4 channels x 240 epochs x 3000 x 4 B = 11.5 MB).
         batch_size: epochs per forward pass.
 
     Returns:
-        (proba float32 (n_epochs, 5), onset_s float64 (n_epochs,)).
+        A :class:`StagedNight`.
 
     Raises:
-        InputError: unreadable file, missing/NaN/flat channel, recording shorter than one epoch.
+        InputError: unreadable file; missing, ambiguous (repeated label), NaN or flat channel; undefined
+            calibration; amplitude outside the microvolt range (wrong unit); shorter than one epoch.
+        ConfigError: channel count not the model's; a mapping for a name the model does not take.
+        TypeError: ``psg`` of another kind.
+
+    Example:
+        >>> night = stage_night(mne.io.read_raw_edf("night.edf"))  # doctest: +SKIP
+        >>> night.onset_s[:3], night.channels[0]["label"]           # doctest: +SKIP
     """
-    from neurotrio.sleep.edf import iter_psg_chunks, load_psg
+    from neurotrio.sleep.signals import check_amplitude, check_finite, iter_chunks
+    from neurotrio.sleep.sources import open_psg
 
     model = load_any_model(model)
     cfg = model.config
@@ -162,16 +198,46 @@ def stage_recording(psg_path: str | Path, model: AnyModel | str | Path | None = 
     if len(channels) != cfg.n_chans:
         raise ConfigError(f"the model takes {cfg.n_chans} channels ({', '.join(model.channels)}), "
                           f"{len(channels)} were given ({', '.join(channels)})")
+    reader = open_psg(psg, channels, cfg.sfreq_hz, aliases)
+    onsets: list[np.ndarray] = []
     if model.normalization == "recording":  # per-recording statistics need the whole night first
-        psg = load_psg(psg_path, channels, cfg.sfreq_hz, aliases=aliases, epoch_s=cfg.epoch_s)
-        center, scale = robust_stats(psg.data)
-        x = (psg.epochs(cfg.epoch_s) - center[None, :, None]) / scale[None, :, None]
-        proba = predict_proba(model, [x], batch_size)
+        parts = [reader.read(p.data_s, p.data_s + p.duration_s, p.data_s, p.data_s + p.duration_s)
+                 for p in reader.pieces]
+        data = np.concatenate(parts, axis=1)
+        check_finite(data, reader.channels, reader.labels, reader.name, check_flat=True)
+        check_amplitude(data, reader.channels, reader.labels, reader.name, getattr(reader, "units", None))
+        center, scale = robust_stats(data)
+        blocks = []
+        for p, x in zip(reader.pieces, parts):
+            ep = _epochs_of(x, cfg.n_times)
+            blocks.append((ep - center[None, :, None]) / scale[None, :, None])
+            onsets.append(p.onset_s + np.arange(ep.shape[0]) * float(cfg.epoch_s))
+        if sum(b.shape[0] for b in blocks) == 0:
+            raise InputError(reader.name, f"recording lasts {reader.duration_s:g} s, shorter than one "
+                                          f"{cfg.epoch_s:g}-s epoch")
+        proba = predict_proba(model, [np.concatenate(blocks)], batch_size)
     else:
-        chunks = iter_psg_chunks(psg_path, channels, cfg.sfreq_hz, chunk_epochs=chunk_epochs, aliases=aliases,
-                                 epoch_s=cfg.epoch_s)
-        proba = predict_proba(model, (_epochs_of(c, cfg.n_times) for c in chunks), batch_size)
-    return proba, np.arange(proba.shape[0]) * float(cfg.epoch_s)
+        def epochs():
+            for chunk, onset in iter_chunks(reader, cfg.epoch_s, chunk_epochs):
+                onsets.append(onset)
+                yield _epochs_of(chunk, cfg.n_times)
+
+        proba = predict_proba(model, epochs(), batch_size)
+    onset_s = np.concatenate(onsets) if onsets else np.zeros(0)
+    return StagedNight(proba=proba, onset_s=onset_s.astype(np.float64), start=reader.start,
+                       epoch_s=float(cfg.epoch_s), channels=reader.channel_info,
+                       segments=[(p.onset_s, p.duration_s) for p in reader.pieces])
+
+
+def stage_recording(psg_path: Any, model: AnyModel | str | Path | None = None,
+                    channels: Sequence[str] | None = None, aliases: Mapping[str, str] | None = None,
+                    chunk_epochs: int = 240, batch_size: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`stage_night`, returning only (proba float32 (n_epochs, 5), onset_s float64 (n_epochs,)).
+
+    ``onset_s`` is on the recording's clock (it jumps over EDF+D gaps). Same arguments and errors.
+    """
+    night = stage_night(psg_path, model, channels, aliases, chunk_epochs, batch_size)
+    return night.proba, night.onset_s
 
 
 def reference_labels(reference: str | Path, n_epochs: int, epoch_s: float = 30.0,
