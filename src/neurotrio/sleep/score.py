@@ -240,27 +240,64 @@ def stage_recording(psg_path: Any, model: AnyModel | str | Path | None = None,
     return night.proba, night.onset_s
 
 
-def reference_labels(reference: str | Path, n_epochs: int, epoch_s: float = 30.0,
-                     trim_wake_min: float | None = 30.0) -> tuple[np.ndarray, np.ndarray]:
-    """Expert labels of a recording and the epochs to compare on.
+def reference_labels(reference: Any, n_epochs: int | None = None, epoch_s: float = 30.0,
+                     trim_wake_min: float | None = 30.0, *, psg: str | Path | None = None,
+                     psg_start: datetime.datetime | None = None, onset_s: np.ndarray | None = None,
+                     lights_off_s: float | None = None, lights_on_s: float | None = None,
+                     reference_epoch_s: float | None = None,
+                     reference_codes: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Expert labels of a recording, aligned by clock time, and the epochs to compare on.
 
-    The comparison uses the epochs the expert scored (W..REM; "?" and movement are excluded), and, with
-    ``trim_wake_min``, only the sleep period with that many minutes of wake on each side: the same
+    The hypnogram is read in any layout of :func:`neurotrio.sleep.hypnogram_formats.read_expert_hypnogram`
+    and put on the recording's epochs by :func:`neurotrio.sleep.hypnogram.align_to_epochs` (start times,
+    AASM greatest-portion rule); it must cover the analysed period
+    (:func:`neurotrio.sleep.hypnogram.expert_period`: lights-off to lights-on, by default the recording,
+    or the expert's own span when the hypnogram starts later than the recording). The comparison uses the
+    epochs the expert scored W..REM inside that period ("?", movement and unscored are excluded), and,
+    with ``trim_wake_min``, only the sleep period with that many minutes of wake on each side: the same
     selection as the Sleep-EDF data preparation (841 epochs on SC4001). ``None`` compares every scored
     epoch.
 
+    Args:
+        reference: hypnogram path, ``mne.Annotations`` or an already read ``ExpertHypnogram``.
+        n_epochs: number of epochs when ``onset_s`` is not given (onsets ``arange(n) * epoch_s``).
+        epoch_s: the recording's epoch length, s.
+        trim_wake_min: minutes of wake kept on each side of the sleep period, or None.
+        psg: the recording file, whose EDF header gives its start time (when ``psg_start`` is not given).
+        psg_start: the recording's start. With neither ``psg`` nor ``psg_start`` there is no recording
+            clock: the hypnogram is taken to start with the recording.
+        onset_s: the staged epochs' onsets, s from the recording start (EDF+D: with gaps).
+        lights_off_s, lights_on_s: the analysed period, s from the recording start.
+        reference_epoch_s: the scoring epoch of a per-epoch stage list, s.
+        reference_codes: "rk" or "aasm" for numeric stage lists.
+
     Returns:
-        (labels int64 (n_epochs,) with -1 for unscored, indices of the compared epochs).
+        (labels int64 (n_epochs,) with -1 where not scored or outside the period, indices of the compared
+        epochs).
 
     Raises:
-        InputError: unreadable hypnogram, or one that does not cover the recording.
+        InputError: unreadable hypnogram, one that cannot be aligned with the recording, or one that does
+            not cover the analysed period.
     """
-    from neurotrio.sleep.hypnogram import check_coverage, read_hypnogram, stage_labels
+    from neurotrio.sleep.hypnogram import ExpertHypnogram, align_to_epochs, expert_period
+    from neurotrio.sleep.hypnogram_formats import edf_start_time, read_expert_hypnogram
     from neurotrio.sleep.sleepedf import select_epochs
 
-    annotations = read_hypnogram(reference)
-    check_coverage(annotations, n_epochs, reference, epoch_s)
-    labels = stage_labels(annotations, n_epochs, epoch_s)
+    hyp = reference if isinstance(reference, ExpertHypnogram) else read_expert_hypnogram(
+        reference, epoch_s=reference_epoch_s, codes=reference_codes)  # type: ignore[arg-type]
+    if onset_s is None:
+        if n_epochs is None:
+            raise ValueError("give n_epochs or onset_s")
+        onset_s = np.arange(n_epochs) * float(epoch_s)
+    onset = np.asarray(onset_s, dtype=np.float64)
+    if psg_start is None and psg is not None:
+        psg_start = edf_start_time(psg)[0]
+    if psg_start is None and psg is None:
+        psg_start = hyp.start  # no recording clock: the hypnogram starts with the recording
+    off, on = expert_period(hyp, psg_start, onset, epoch_s, lights_off_s, lights_on_s, hyp.source)
+    labels = align_to_epochs(hyp, psg_start, onset, epoch_s, hyp.source)
+    middle = onset + epoch_s / 2
+    labels[(middle < off) | (middle >= on)] = -1
     trim = None if trim_wake_min is None else int(round(trim_wake_min * 60 / epoch_s))
     return labels, select_epochs(labels, trim)
 
