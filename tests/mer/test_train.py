@@ -19,8 +19,8 @@ from neurotrio.microexpression.train import LosoConfig, MPFNetConfig, run_loso, 
 from tests.mer.synth_layouts import make_composite
 
 TINY = MPFNetConfig(backbone=CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16,), pool_after=()),
-                    gfe=StageConfig(steps=2, batch_size=16), afe=StageConfig(steps=2, batch_size=16),
-                    meta=EpisodeConfig(episodes=4, k_shot=2, n_query=2), baseline=StageConfig(steps=15, lr=0.02))
+                    gfe=StageConfig(epochs=2, batch_size=16), afe=StageConfig(epochs=2, batch_size=16),
+                    meta=EpisodeConfig(episodes=4, k_shot=2, n_query=2), baseline=StageConfig(epochs=15, lr=0.02))
 
 
 @pytest.fixture(autouse=True)
@@ -38,13 +38,17 @@ def test_two_fold_loso_smoke_on_synthetic_flow_maps(tmp_path):
     m = run_loso(cfg, tmp_path / "out", progress=False)
     assert time.perf_counter() - t0 < 60
     out = tmp_path / "out"
-    assert {"results.json", "results.md", "predictions.csv", "config.yaml"} <= {p.name for p in out.iterdir()}
+    assert {"results.json", "results.md", "predictions.csv", "config.yaml", "fold_uf1.png",
+            *(f"confusion_{v}.png" for v in cfg.variants)} <= {p.name for p in out.iterdir()}
+    assert "## Confusion matrix: P (pooled; rows true, columns predicted)" in (out / "results.md").read_text()
     rows = list(csv.DictReader((out / "predictions.csv").open()))
+    names = ["negative", "positive", "surprise"]
+    assert {r["label"] for r in rows} <= set(names) and {r["pred_P"] for r in rows} <= set(names)
     assert len(rows) == 12 and {r["subject"] for r in rows} == {"casme2/sub02", "samm/003"}
     assert m["_run"]["folds"] == 2 and m["_run"]["samples_tested"] == 12
     for v in cfg.variants:        # pooled metrics = metrics of the concatenated predictions
-        y = np.array([int(r["label"]) for r in rows])
-        p = np.array([int(r[f"pred_{v}"]) for r in rows])
+        y = np.array([names.index(r["label"]) for r in rows])
+        p = np.array([names.index(r[f"pred_{v}"]) for r in rows])
         assert m[v]["pooled"]["uf1"] == pytest.approx(uf1(confusion_matrix(y, p, 3)))
         assert set(m[v]["per_database"]) == {"casme2", "samm"} and len(m[v]["per_fold"]) == 2
     # the learnable synthetic patterns are separated by the baseline even in a few epochs
@@ -97,7 +101,7 @@ def test_real_sequences_end_to_end_prepare_train_predict(shared_data, tmp_path):
     me = shared_data / "microexpression"
     raw = MPFNetConfig(backbone=CAI3DConfig(in_channels=5, stem_channels=8, stem_stride=2, stem_pool=True,
                                             blocks=(16,), pool_after=(0,)),
-                       gfe=StageConfig(steps=1), afe=StageConfig(steps=1),
+                       gfe=StageConfig(epochs=1), afe=StageConfig(epochs=1),
                        meta=EpisodeConfig(episodes=2, k_shot=2, n_query=1))
     cfg = LosoConfig(dataset="sequences", data=str(me / "casme2_sequences"),
                      sheet=str(me / "megc2019_composite" / "labels.csv"), variants=("P",), model=raw,

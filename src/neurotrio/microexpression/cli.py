@@ -34,15 +34,16 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         return 0
     if not args.source:
         raise ConfigError("give a SOURCE (frames folder, video, sequence folder) or --dataset with --data")
-    from neurotrio.microexpression.predict import sample_tensor
+    from neurotrio.microexpression.predict import input_path, sample_tensor
 
     if not args.out:
         raise ConfigError("give --out FILE.npy for the prepared tensor")
+    path = input_path(args.source, args.onset, args.apex, cfg)
     x = sample_tensor(args.source, args.onset, args.apex, cfg).numpy()
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, x)
-    print(f"prepared {args.source} → {args.out} {tuple(x.shape)} float32")
+    print(f"prepared {args.source} as {path} → {args.out} {tuple(x.shape)} float32")
     return 0
 
 
@@ -57,7 +58,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                            variants=variants, max_folds=args.folds, seed=args.seed, device=args.device,
                            cache_dir=args.cache)
     if args.protocol == "all":
-        out = train_final(cfg, args.out)
+        out = train_final(cfg, args.out, progress=not args.quiet)
         if not is_main():
             return 0
         print(f"trained MPFNet variant {cfg.variants[0]} on all of {cfg.dataset}; model folder {out}")
@@ -77,13 +78,25 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from neurotrio.microexpression.predict import predict_sample
+    """Class probabilities of one or many samples; ``--out`` writes them as CSV or JSON."""
+    from neurotrio.microexpression.predict import predict_many, write_predictions
 
-    probs = predict_sample(args.model, args.source, args.onset, args.apex)
-    best = max(probs, key=probs.get)
-    for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
-        print(f"{name:12s} {p:.3f}")
-    print(f"prediction: {best}")
+    if args.out and not args.out.lower().endswith((".csv", ".json")):
+        raise InputError(args.out, "predictions are written as .csv or .json; choose one of those endings")
+    rows = predict_many(args.model, args.source, args.onset, args.apex)
+    if args.out:
+        write_predictions(rows, args.out)
+    if len(rows) == 1 and not args.out:
+        probs = {k[2:]: v for k, v in rows[0].items() if k.startswith("p_")}
+        for name, p in sorted(probs.items(), key=lambda kv: -kv[1]):
+            print(f"{name:12s} {p:.3f}")
+        print(f"prediction: {rows[0]['prediction']}")
+        return 0
+    for r in rows:
+        probs = "  ".join(f"{k[2:]} {v:.3f}" for k, v in r.items() if k.startswith("p_"))
+        print(f"{r['sample']}: {r['prediction']}  ({probs})")
+    if args.out:
+        print(f"{len(rows)} predictions written to {args.out}")
     return 0
 
 
@@ -160,11 +173,12 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     add_config_args(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("predict", help="class probabilities of one new sample under a trained model",
+    p = sub.add_parser("predict", help="class probabilities of new samples under a trained model",
                        description="SOURCE: a flow-map PNG, a prepared .npy, a sequence folder, or raw frames "
                                    "(folder or video) with --onset/--apex.")
     p.add_argument("model", help="model folder written by `neurotrio mer train --protocol all`")
-    p.add_argument("source", help="the sample")
+    p.add_argument("source", nargs="+", help="one or more samples (e.g. flow_uvos_28/*.png)")
+    p.add_argument("--out", help="write every sample's prediction and class probabilities to a .csv or .json")
     p.add_argument("--onset", type=_int_or_none)
     p.add_argument("--apex", type=_int_or_none)
     p.set_defaults(func=cmd_predict)

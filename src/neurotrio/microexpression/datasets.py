@@ -328,16 +328,17 @@ def load_sequences(root: str | Path, labels: str | Path) -> list[MESample]:
     folders = sorted(p for p in root.glob("*/*") if p.is_dir() and not (is_hidden(p) or is_hidden(p.parent)))
     if not folders:
         raise InputError(root, "no <subject>/<sample> sequence folders")
-    out, unlabelled = [], 0
+    out, unlabelled = [], []
     for f in folders:
         label = table.get((f.parent.name, f.name))
         if label is None:
-            unlabelled += 1
+            unlabelled.append(f"{f.parent.name}/{f.name}")
             continue
         out.append(MESample("casme2", f"{root.name}/{f.parent.name}", f.name, label, COMPOSITE_CLASSES[label], f,
                             "sequence"))
     if unlabelled:
-        log.warning("%d sequences in %s have no label in %s (skipped)", unlabelled, root, labels.name)
+        log.warning("%d sequences in %s have no label in %s (skipped): %s", len(unlabelled), root, labels.name,
+                    ", ".join(unlabelled))
     return _nonempty(out, labels)
 
 

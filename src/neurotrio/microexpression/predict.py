@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import torch
 from neurotrio.core.errors import CheckpointError, InputError
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp")
+log = logging.getLogger(__name__)
 
 
 def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -97,6 +99,37 @@ def sample_tensor(source: str | Path, onset: int | None = None, apex: int | None
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 
+def input_path(source: str | Path, onset: int | None = None, apex: int | None = None,
+               prepare_cfg: Any = None) -> str:
+    """Which path ``sample_tensor`` takes for ``source``, in words (``mer prepare`` prints it).
+
+    A folder given with ``onset``/``apex`` that looks already interpolated (exactly ``length`` frames named
+    ``frame_0 … frame_{L-1}``, the layout ``prepare_sequence`` reads) is prepared again as raw frames, as
+    asked, but a warning says so: omit ``--onset``/``--apex`` to take it as it is.
+    """
+    from neurotrio.microexpression import preprocess
+    from neurotrio.microexpression.frames import list_frame_files
+
+    source = Path(source)
+    cfg = prepare_cfg or preprocess.PrepareConfig()
+    if source.suffix.lower() == ".npy":
+        return "a prepared tensor, read as it is"
+    if source.is_file() and source.suffix.lower() in IMAGE_EXTS and onset is None:
+        return "a flow map, read as it is"
+    if onset is None and apex is None and source.is_dir():
+        return (f"an already magnified and interpolated sequence of {cfg.length} frames, taken as it is "
+                "(no face crop" + (", face crop of the last frame" if cfg.sequence_crop else "")
+                + ", no magnification, no interpolation; flow and differences only)")
+    if source.is_dir():
+        names = [p.stem for p in list_frame_files(source)]
+        if names == [f"frame_{i}" for i in range(cfg.length)]:
+            log.warning("%s looks like an already interpolated sequence (%d frames frame_0…frame_%d); "
+                        "preparing it AGAIN as raw frames because --onset/--apex were given: omit them to "
+                        "take it as it is", source, cfg.length, cfg.length - 1)
+    return (f"raw frames (onset {onset}, apex {apex}): face crop and alignment, apex magnified φ = {cfg.phi}, "
+            f"{cfg.length} interpolated frames, flow and differences")
+
+
 @torch.no_grad()
 def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None = None, apex: int | None = None,
                    prepare_cfg: Any = None) -> dict[str, float]:
@@ -118,3 +151,56 @@ def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None 
         xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
     probs = torch.softmax(net(xb), dim=1)[0]
     return {c: float(p) for c, p in zip(meta["classes"], probs)}
+
+
+def predict_many(model_dir: str | Path, sources: list[str | Path], onset: int | None = None, apex: int | None = None,
+                 prepare_cfg: Any = None) -> list[dict[str, Any]]:
+    """Classify many samples under one model (loaded once): one row per sample, in order.
+
+    Each row: ``sample`` (the source as given), ``prediction`` (class name) and ``p_<class>`` for every
+    class. ``onset``/``apex`` apply to every raw-frame source.
+
+    Raises:
+        InputError: any sample that cannot be read (nothing is returned for the others).
+    """
+    net, meta = load_model(model_dir)
+    want, classes = meta["input_shape"], meta["classes"]
+    rows = []
+    for source in sources:
+        x = sample_tensor(source, onset, apex, prepare_cfg)
+        if x.shape[0] != want[0]:
+            raise InputError(source, f"sample has {x.shape[0]} channels, shape {tuple(x.shape)}; the model was "
+                                     f"trained on {tuple(want)} inputs (use a sample of the same kind)")
+        xb = x[None]
+        if "input_mean" in meta:
+            from neurotrio.microexpression.inputs import standardize
+
+            xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
+        with torch.no_grad():
+            probs = torch.softmax(net(xb), dim=1)[0].tolist()
+        rows.append({"sample": str(source), "prediction": classes[int(np.argmax(probs))],
+                     **{f"p_{c}": round(float(p), 6) for c, p in zip(classes, probs)}})
+    return rows
+
+
+def write_predictions(rows: list[dict[str, Any]], path: str | Path) -> Path:
+    """Write ``predict_many`` rows atomically as CSV (``.csv``) or JSON (``.json``, a list of objects).
+
+    Raises:
+        InputError: another file ending.
+    """
+    import csv
+    import io
+
+    from neurotrio.core.io import atomic_write_text
+
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        return atomic_write_text(path, json.dumps(rows, indent=1) + "\n")
+    if path.suffix.lower() != ".csv":
+        raise InputError(path, "predictions are written as .csv or .json; choose one of those endings")
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["sample", "prediction"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    return atomic_write_text(path, buf.getvalue())

@@ -55,6 +55,14 @@ def results_markdown(metrics: dict[str, Any], cfg: Any) -> str:
                     + [f"{m['per_database'][d]['uf1']:.3f}/{m['per_database'][d]['uar']:.3f}"
                        if d in m["per_database"] else "-" for d in dbs])
     run = metrics["_run"]
+    names = list(run.get("classes", []))
+    cms = ""
+    for v in cfg.variants:
+        cm = metrics[v]["confusion_matrix"]
+        names_v = names or [str(i) for i in range(len(cm))]
+        cms += (f"\n\n## Confusion matrix: {v} (pooled; rows true, columns predicted)\n\n"
+                + markdown_table(["true \\ predicted", *names_v], [[n, *row] for n, row in zip(names_v, cm)]))
     return (f"# LOSO on {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
-            f"{run['wall_s']:.0f} s on {run['device']}\n\nPooled over folds (predictions concatenated).\n\n"
-            + markdown_table(headers, rows))
+            f"{run['wall_s']:.0f} s on {run['device']}\n\nPooled over folds (predictions concatenated). "
+            "UF1 and UAR average over the classes present in the truth (MEGC's rule).\n\n"
+            + markdown_table(headers, rows) + cms + "\n")

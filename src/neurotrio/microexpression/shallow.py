@@ -39,6 +39,10 @@ class ShallowCAConfig:
         dropout: dropout on the flattened features.
         embed_dim: linear projection of the flattened features (0: the flattened features themselves).
         n_classes: classification head size (0: no head).
+        cosine_head: the head scores cosine similarities of the embedding to learned class vectors ×
+            ``head_scale`` (a normalised-softmax head), so stage 2 trains the same geometry the
+            prototypes use (cosine to class means); False: a plain linear head.
+        head_scale: the cosine head's logit scale.
     """
 
     in_channels: int = 3
@@ -49,11 +53,25 @@ class ShallowCAConfig:
     dropout: float = 0.0
     embed_dim: int = 0
     n_classes: int = 0
+    cosine_head: bool = False
+    head_scale: float = 10.0
 
     def __post_init__(self) -> None:
         if not self.filters or min(self.filters) < 1 or self.in_channels < 1 or self.size < 6:
             raise ConfigError(f"ShallowCAConfig: filters={self.filters}, in_channels={self.in_channels} and "
                               f"size={self.size} must be positive (size ≥ 6)")
+
+
+class CosineHead(nn.Module):
+    """Logits = scale · cos(embedding, w_c) for learned class vectors w_c; (B, D) → (B, n_classes)."""
+
+    def __init__(self, dim: int, n_classes: int, scale: float = 10.0):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_classes, dim) * dim ** -0.5)
+        self.scale = float(scale)
+
+    def forward(self, f: Tensor) -> Tensor:
+        return self.scale * F.normalize(f, dim=1) @ F.normalize(self.weight, dim=1).T
 
 
 class ShallowCA(nn.Module):
@@ -79,7 +97,12 @@ class ShallowCA(nn.Module):
         self.dropout = nn.Dropout(cfg.dropout)
         self.proj = nn.Linear(flat, cfg.embed_dim) if cfg.embed_dim else nn.Identity()
         self.embed_dim = cfg.embed_dim or flat
-        self.head = nn.Linear(self.embed_dim, cfg.n_classes) if cfg.n_classes else None
+        if not cfg.n_classes:
+            self.head = None
+        elif cfg.cosine_head:
+            self.head = CosineHead(self.embed_dim, cfg.n_classes, cfg.head_scale)
+        else:
+            self.head = nn.Linear(self.embed_dim, cfg.n_classes)
 
     @property
     def map_channels(self) -> int:

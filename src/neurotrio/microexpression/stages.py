@@ -32,11 +32,11 @@ Augment = Callable[[Tensor], Tensor]                     # raw batch (B,C,T,H,W)
 
 @dataclass(frozen=True)
 class StageConfig:
-    """Optimiser settings of one stage: Adam for ``steps`` epochs, the learning rate cosine-annealed from
+    """Optimiser settings of one stage: Adam for ``epochs`` epochs, the learning rate cosine-annealed from
     ``lr`` to 0 over them when ``cosine`` (else constant). Classifier stages only: ``mixup`` is the
     Beta(α, α) parameter of mixup (0: off; Zhang et al. 2018), ``label_smoothing`` that of the CE."""
 
-    steps: int = 20
+    epochs: int = 20
     lr: float = 1e-3
     weight_decay: float = 5e-4
     batch_size: int = 32
@@ -125,7 +125,7 @@ def balanced_with_amplification(x: Tensor, y: Tensor, phi_range: tuple[float, fl
 def _adam(params, cfg: StageConfig, steps_per_epoch: int):
     """Adam and its per-batch scheduler (cosine to 0 over all the stage's batches, or constant)."""
     opt = torch.optim.Adam([p for p in params if p.requires_grad], lr=cfg.lr, weight_decay=cfg.weight_decay)
-    total = max(1, cfg.steps * steps_per_epoch)
+    total = max(1, cfg.epochs * steps_per_epoch)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, (lambda i: 0.5 * (1.0 + math.cos(math.pi * min(i, total) / total))) if cfg.cosine else (lambda i: 1.0))
     return opt, sched
@@ -159,7 +159,7 @@ def train_gfe(gfe: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, margin: fl
     gfe.to(device).train()
     opt, sched = _adam(gfe.parameters(), cfg, len(_pk_batches(y, cfg.batch_size, torch.Generator())))
     losses = []
-    for _ in range(cfg.steps):
+    for _ in range(cfg.epochs):
         total = 0.0
         batches = _pk_batches(y, cfg.batch_size, gen)
         for idx in batches:
@@ -187,7 +187,7 @@ def train_classifier(net: nn.Module, x: Tensor, y: Tensor, cfg: StageConfig, gen
     net.to(device).train()
     opt, sched = _adam([*net.parameters(), *(extra_params or [])], cfg, math.ceil(len(y) / cfg.batch_size))
     losses = []
-    for _ in range(cfg.steps):
+    for _ in range(cfg.epochs):
         perm = torch.randperm(len(y), generator=gen)
         total, n = 0.0, 0
         for i in range(0, len(perm), cfg.batch_size):

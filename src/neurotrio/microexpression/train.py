@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -74,7 +75,7 @@ class MPFNetConfig:
         margin: triplet margin (L2 distance between normalised embeddings).
         triplet_mining: ``all`` (mean over every valid triplet of a batch) or ``hard`` (batch-hard).
         phi_range: amplification factor range of the stage-2 balancing copies, within [1, 10].
-        gfe: stage 1 (``steps`` = epochs); afe: stage 2 (epochs); meta: stage 3 (episodes).
+        gfe: stage 1 (``epochs``); afe: stage 2 (``epochs``); meta: stage 3 (``episodes``).
         baseline: training of the STSTNet-like baseline (epochs).
     """
 
@@ -88,10 +89,10 @@ class MPFNetConfig:
     margin: float = 1.0
     triplet_mining: str = "all"
     phi_range: tuple[float, float] = (1.0, 3.0)
-    gfe: StageConfig = StageConfig(steps=12, lr=3e-3, batch_size=64)
-    afe: StageConfig = StageConfig(steps=12, lr=3e-3, batch_size=64)
+    gfe: StageConfig = StageConfig(epochs=12, lr=3e-3, batch_size=64)
+    afe: StageConfig = StageConfig(epochs=12, lr=3e-3, batch_size=64)
     meta: EpisodeConfig = EpisodeConfig(episodes=40, lr=3e-4)
-    baseline: StageConfig = StageConfig(steps=15, lr=5e-3, weight_decay=0.0, batch_size=64)
+    baseline: StageConfig = StageConfig(epochs=15, lr=5e-3, weight_decay=0.0, batch_size=64)
 
     def __post_init__(self) -> None:
         if self.encoder not in ("cai3d", "shallow"):
@@ -218,7 +219,8 @@ def finetune(net: MPFNet, x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg
     if val is None or len(val[1]) == 0:
         losses = train_episodic(net, x, y, mcfg.meta, gen, device, aug)
         net.set_prototypes(x, y, n_classes)
-        return {"episodes": len(losses), "final_loss": float(np.mean(losses[-10:])) if losses else None}
+        return {"episodes": len(losses), "final_loss": float(np.mean(losses[-10:])) if losses else None,
+                "losses": losses}
     chunk = max(1, mcfg.meta.episodes // max(1, checks))
     best, best_state, done, history = -1.0, None, 0, []
     while done < mcfg.meta.episodes:
@@ -255,9 +257,12 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
         out["info"]["prior_losses"] = {k: v[-1] for k, v in priors["losses"].items()}
         for v in mpf:
             net = build_variant(v, priors, mcfg).to(device)
-            out["info"][v] = finetune(net, xtr, ytr, n_classes, mcfg, gen, device, val, cfg.val_checks)
+            info = finetune(net, xtr, ytr, n_classes, mcfg, gen, device, val, cfg.val_checks)
+            info.pop("losses", None)
+            out["info"][v] = info
             out["probs"][v] = _predict(net, xte, device)
     if "ststnet" in cfg.variants:
+        gen = seed_everything(cfg.seed * 1000 + fold.index + 500_000, deterministic=False)  # same for any variants
         net = STSTNet(x.shape[1], n_classes)
         train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device,
                          augment=_augmenter(cfg.model, gen) if cfg.baseline_augment else None)
@@ -333,7 +338,8 @@ def _spread_folds(cfg: LosoConfig, keep: list[int], samples: list, progress: boo
     return records, {k: v for p in parts for k, v in p[1].items()}
 
 
-def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dict[str, Any] | None:
+def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True,
+             figures: bool = True) -> dict[str, Any] | None:
     """Run LOSO for every variant in ``cfg`` and write results into ``out_dir`` (atomically).
 
     With ``cfg.fold_workers`` > 1 the folds are spread round robin over that many processes (one
@@ -343,7 +349,9 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dic
     fold is seeded by its index, so the results are the same as in one process in every case.
 
     Writes ``results.json`` (metrics per variant: pooled, per sub-database, per fold; config; provenance),
-    ``results.md``, ``predictions.csv`` (one row per test sample and variant) and ``config.yaml``.
+    ``results.md`` (tables and pooled confusion matrices), ``predictions.csv`` (one row per test sample:
+    true class and every variant's predicted class, by name), ``config.yaml`` and, with ``figures``,
+    ``confusion_<variant>.png`` (pooled and per database) and ``fold_uf1.png`` (``figures.py``).
 
     Returns:
         The metrics dict (also in results.json under ``metrics``); None on torchrun ranks other than 0.
@@ -380,17 +388,25 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> dic
                            "fold_workers": 1 if world > 1 else max(1, min(cfg.fold_workers, len(keep))),
                            "classes": list(names), "fold_info": infos}
         write_results(tmp, "results", metrics, cfg, seed=cfg.seed, markdown=results_markdown(metrics, cfg))
-        cols = list(records[0])
+        named = [{c: (names[r[c]] if c == "label" or c.startswith("pred_") else r[c]) for c in r} for r in records]
+        cols = list(named[0])
         atomic_write_text(tmp / "predictions.csv", "\n".join(
-            [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in records]) + "\n")
+            [",".join(cols)] + [",".join(str(r[c]) for c in cols) for r in named]) + "\n")
+        if figures:
+            from neurotrio.microexpression.figures import confusion_figures, fold_strip_plot
+
+            confusion_figures(records, cfg.variants, names, tmp)
+            fold_strip_plot(metrics, records, cfg.variants, tmp)
     return metrics
 
 
-def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path | None:
+def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> Path | None:
     """Train the first variant of ``cfg`` on ALL subjects and save a model folder for ``predict``.
 
     The folder holds ``model.safetensors`` (weights and, for MPFNet, the prototypes of all samples),
-    ``model.json`` (variant, classes, input shape, model config) and ``config.yaml``.
+    ``model.json`` (variant, classes, input shape, model config), ``losses.json`` (per-epoch losses of
+    every stage, per-episode losses of stage 3) and ``config.yaml``. With ``progress`` each stage's start
+    and end (elapsed seconds, final loss) is printed to stderr.
 
     One small model, no data parallelism: under torchrun rank 0 trains and writes it alone, and the
     other ranks return None at once (no collective, so a long training cannot time out a barrier).
@@ -412,18 +428,34 @@ def train_final(cfg: LosoConfig, out_dir: str | Path) -> Path | None:
     variant = cfg.variants[0]
     mcfg = _for_input_channels(cfg, x.shape[1])
     factory = _amplifier_factory(samples, cfg)
+    t0 = time.perf_counter()
+
+    def say(msg: str) -> None:
+        if progress:
+            print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
+
+    say(f"{len(y)} samples of {cfg.dataset}, {len({s.subject for s in samples})} subjects; training {variant}")
     if variant == "ststnet":
         net = STSTNet(x.shape[1], len(names))
-        train_classifier(net, x, y, cfg.model.baseline, gen, device)
+        losses = {"baseline": train_classifier(net, x, y, cfg.model.baseline, gen, device)}
+        say(f"baseline: {len(losses['baseline'])} epochs, final loss {losses['baseline'][-1]:.3f}")
     else:
         amp = _standardized(factory(list(range(len(samples)))), mean, std) if factory else None
+        say("stages 1–2: training the priors (GFE triplet, AFE balanced classifier) …")
         priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device, amp)
+        losses = dict(priors["losses"])
+        say("priors done: " + ", ".join(f"{k} {len(v)} epochs, final loss {v[-1]:.3f}" for k, v in losses.items()))
         net = build_variant(variant, priors, mcfg).to(device)
-        finetune(net, x, y, len(names), mcfg, gen, device)
+        say(f"stage 3: {mcfg.meta.episodes} episodes of fine-tuning …")
+        info = finetune(net, x, y, len(names), mcfg, gen, device)
+        losses["meta"] = info.get("losses", [])
+        say(f"stage 3 done: final loss {info['final_loss']}; prototypes from all {len(y)} samples")
     meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
             "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
     with atomic_dir(out_dir) as tmp:
         save_weights(net.cpu(), tmp / "model.safetensors", {"variant": variant, "classes": list(names)})
         write_json(tmp / "model.json", meta)
+        write_json(tmp / "losses.json", {k: [float(v) for v in vals] for k, vals in losses.items()})
         save_config(cfg, tmp / "config.yaml")
+    say(f"model folder written: {out_dir}")
     return Path(out_dir)
