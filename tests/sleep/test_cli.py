@@ -44,9 +44,30 @@ def test_score_with_reference_prints_kappa_and_writes_files(files, tmp_path, cap
                  str(files["model"]), "--out", str(out), "--compare-all"])
     text = capsys.readouterr().out
     assert code == 0 and "kappa" in text and "staged 12 epochs" in text and "confusion matrix" in text
-    assert sorted(p.suffix for p in out.iterdir()) == [".csv", ".edf", ".json", ".png"]
+    assert sorted(p.name for p in out.iterdir()) == ["night.hypnogram.csv", "night.hypnogram.edf",
+                                                     "night.hypnogram.png", "night.score.json", "night.stats.csv"]
     summary = json.loads((out / "night.score.json").read_text())
-    assert summary["metrics"]["n"] == 12 and summary["channels"] == list(DEFAULT_CHANNELS)
+    assert summary["metrics"]["n"] == 12 and [c["input"] for c in summary["channels"]] == list(DEFAULT_CHANNELS)
+    assert [c["label"] for c in summary["channels"]] == list(DEFAULT_CHANNELS)
+    assert summary["start"] == "2020-01-01T22:00:00" and summary["statistics"]["expert"]["TIB_min"] == 6.0
+    for label in DEFAULT_CHANNELS:  # every input named on stdout with the label read and its rate
+        assert f"{label} <- '{label}' (" in text
+
+
+def test_score_without_out_prints_the_results_and_says_nothing_was_written(files, tmp_path, capsys) -> None:
+    code = main(["sleep", "score", str(files["psg"]), "--model", str(files["model"])])
+    text = capsys.readouterr().out
+    assert code == 0 and "staged 12 epochs" in text and "sleep statistics" in text and "TST_min" in text
+    assert "nothing written (no --out)" in text
+
+
+def test_out_naming_a_file_is_one_line_exit_2(files, tmp_path, capsys) -> None:
+    taken = tmp_path / "taken.csv"
+    taken.write_text("keep me")
+    code = main(["sleep", "score", str(files["psg"]), "--model", str(files["model"]), "--out", str(taken)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "is a file" in err and "Traceback" not in err
+    assert taken.read_text() == "keep me"
 
 
 def test_channel_mapping_reads_a_renamed_channel(files, tmp_path, capsys) -> None:
@@ -127,8 +148,20 @@ def test_fetch_is_a_thin_wrapper(monkeypatch, tmp_path, capsys) -> None:
     import neurotrio.sleep.fetch as fetch
 
     calls = []
-    monkeypatch.setattr(fetch, "fetch_sleepedf",
-                        lambda dest, subset, progress: calls.append((dest, subset, progress)) or [Path("a"), Path("b")])
+    monkeypatch.setattr(fetch, "fetch_sleepedf", lambda dest, subset, progress, records=None: calls.append(
+        (dest, subset, progress, records and [r.record for r in records])) or [Path("a"), Path("b")])
     assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subset", "sleep-edf-78", "--quiet"]) == 0
-    assert calls == [(str(tmp_path), "sleep-edf-78", False)]
-    assert "2 files of sleep-edf-78" in capsys.readouterr().out
+    assert calls[-1] == (str(tmp_path), "sleep-edf-78", False, None)
+    assert "2 files (1 nights) of sleep-edf-78" in capsys.readouterr().out
+    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subjects", "0-1,7", "--quiet"]) == 0
+    assert calls[-1][3] == ["SC4001", "SC4002", "SC4011", "SC4012", "SC4071", "SC4072"]
+    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--records", "sc4001", "--quiet"]) == 0
+    assert calls[-1][3] == ["SC4001"]
+    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subjects", "99", "--quiet"]) == 2
+
+
+def test_fetch_help_gives_sizes_and_subject_choice(capsys) -> None:
+    with pytest.raises(SystemExit):
+        main(["sleep", "fetch", "--help"])
+    text = capsys.readouterr().out
+    assert "--subjects" in text and "--records" in text and "about 1.9 GB" in text and "about 50 MB" in text

@@ -42,10 +42,12 @@ def test_score_writes_all_outputs_that_read_back(night, tmp_path) -> None:
     assert res.stages.shape == (len(stages),) and res.proba.shape == (len(stages), 5)
     np.testing.assert_allclose(res.proba.sum(1), 1.0, atol=1e-5)
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"night.hypnogram.csv", "night.hypnogram.edf",
-                                                              "night.hypnogram.png", "night.score.json"}
+                                                              "night.hypnogram.png", "night.score.json",
+                                                              "night.stats.csv"}
     rows = list(csv.DictReader(open(res.files["csv"])))
-    assert list(rows[0]) == ["epoch", "onset_s", "stage", "p_W", "p_N1", "p_N2", "p_N3", "p_REM"]
+    assert list(rows[0]) == ["epoch", "onset_s", "clock_time", "stage", "p_W", "p_N1", "p_N2", "p_N3", "p_REM"]
     assert len(rows) == len(stages) and float(rows[3]["onset_s"]) == 90.0
+    assert rows[3]["clock_time"] == "2020-01-01T22:01:30"  # synthetic recordings start 2020-01-01 22:00:00
     assert [r["stage"] for r in rows] == res.stage_names
     ann = mne.read_annotations(res.files["edf"])
     back, end = [], 0.0

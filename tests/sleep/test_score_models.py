@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.embedded import (EMBEDDED, choose_embedded, embedded_model, in_sample_note, model_metadata,
-                                      trained_epochs_in)
+from neurotrio.sleep.embedded import (
+    EMBEDDED,
+    choose_embedded,
+    embedded_model,
+    in_sample_note,
+    model_metadata,
+    trained_epochs_in,
+)
 from neurotrio.sleep.onnx_model import load_onnx_model
 
 

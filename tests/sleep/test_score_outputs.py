@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.outputs import (check_out_dir, format_channels, format_statistics, hypnogram_annotations,
-                                     statistics_rows, write_outputs)
+from neurotrio.sleep.outputs import (
+    check_out_dir,
+    format_channels,
+    format_statistics,
+    hypnogram_annotations,
+    statistics_rows,
+    write_outputs,
+)
 from neurotrio.sleep.plot import plot_hypnogram, runs
 from neurotrio.sleep.result import ScoreResult
 from neurotrio.sleep.score import edf_start
@@ -31,8 +37,10 @@ def gap_result(n_before: int = 3, gap_s: float = 600.0, n_after: int = 3) -> Sco
                        segments=[(0.0, n_before * 30.0), (n_before * 30.0 + gap_s, n_after * 30.0)], model="test",
                        channels=[{"input": "EEG Fpz-Cz", "label": "Fpz", "sfreq_hz": 256.0, "alias": True,
                                   "conversion": None}],
-                       statistics={"predicted": {"TIB": 90.0, "TST": 75.5, "SE": 83.9, "N1_latency": None},
-                                   "expert": {"TIB": 90.0, "TST": 80.0, "SE": 88.9, "N1_latency": 3.0}})
+                       statistics={"predicted": {"lights_off_s": 0.0, "TIB_min": 90.0, "TST_min": 75.5,
+                                                 "Lat_N1_min": None, "n_awakenings": 2},
+                                   "expert": {"lights_off_s": 0.0, "TIB_min": 90.0, "TST_min": 80.0,
+                                              "Lat_N1_min": 3.0, "n_awakenings": 1}})
 
 
 def test_runs_split_at_gaps_only() -> None:
@@ -61,13 +69,13 @@ def test_csv_has_clock_time_and_true_onsets_json_has_the_start(tmp_path) -> None
     summary = json.loads(files["json"].read_text())
     assert summary["start"] == "2020-01-01T23:59:00"
     assert summary["segments"] == [{"onset_s": 0.0, "duration_s": 90.0}, {"onset_s": 690.0, "duration_s": 90.0}]
-    assert summary["channels"][0]["label"] == "Fpz" and summary["statistics"]["expert"]["TST"] == 80.0
+    assert summary["channels"][0]["label"] == "Fpz" and summary["statistics"]["expert"]["TST_min"] == 80.0
     ann = mne.read_annotations(files["edf"])
     assert ann.onset.tolist() == [0.0, 30.0, 690.0]
     assert edf_start(files["edf"]) == START
     stats = list(csv.reader(open(files["stats"])))
-    assert stats[0] == ["statistic", "predicted", "expert"] and ["TST", "75.50", "80.00"] in stats
-    assert ["N1_latency", "", "3.00"] in stats  # undefined (no N1) stays empty, never 0
+    assert stats[0] == ["statistic", "predicted", "expert"] and ["TST_min", "75.50", "80.00"] in stats
+    assert ["Lat_N1_min", "", "3.00"] in stats  # undefined (no N1) stays empty, never 0
 
 
 def test_rerun_replaces_the_outputs_as_a_whole(tmp_path) -> None:
@@ -98,10 +106,13 @@ def test_out_naming_a_file_is_one_line(tmp_path) -> None:
 def test_statistics_table_and_channel_report() -> None:
     res = gap_result()
     rows = statistics_rows(res.statistics)
-    assert rows[0] == ["statistic", "predicted", "expert"] and rows[1] == ["TIB", "90.00", "90.00"]
-    text = format_statistics(res.statistics, "whole recording")
-    assert text.splitlines()[0] == "sleep statistics (whole recording):" and "75.50" in text
-    assert statistics_rows({"predicted": {"TST": 1.0}})[0] == ["statistic", "predicted"]
+    assert rows[0] == ["statistic", "predicted", "expert"] and rows[2] == ["TIB_min", "90.00", "90.00"]
+    text = format_statistics(res.statistics, "whole recording").splitlines()
+    assert text[0].startswith("sleep statistics (whole recording)")
+    assert text[1].split() == ["statistic", "predicted", "expert"] and "lights_off_s" not in "".join(text)
+    assert text[3].split() == ["TST_min", "75.50", "80"] and text[4].split() == ["Lat_N1_min", "-", "3"]
+    assert text[5].split() == ["n_awakenings", "2", "1"]
+    assert statistics_rows({"predicted": {"TST_min": 1.0}})[0] == ["statistic", "predicted"]
     report = format_channels(res.channels)
     assert "EEG Fpz-Cz <- 'Fpz' (256 Hz)" in report and "alias: 'Fpz' read as 'EEG Fpz-Cz'" in report
 

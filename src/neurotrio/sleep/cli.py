@@ -27,19 +27,60 @@ def _channels(text: str | None) -> tuple[str, ...] | None:
     return tuple(c.strip() for c in text.split(",") if c.strip()) if text else None
 
 
-def cmd_score(args: argparse.Namespace) -> int:
-    from neurotrio.sleep.score import format_agreement, score_recording
+def _score_options(args: argparse.Namespace) -> dict:
+    return {"model": args.model, "channels": _channels(args.channels), "aliases": _aliases(args.channel),
+            "trim_wake_min": None if args.compare_all else args.trim_wake_min, "plot": not args.no_plot,
+            "lights_off": args.lights_off, "lights_on": args.lights_on}
 
-    res = score_recording(args.psg, args.model, args.out, reference=args.reference, channels=_channels(args.channels),
-                          aliases=_aliases(args.channel), trim_wake_min=None if args.compare_all else args.trim_wake_min,
-                          plot=not args.no_plot)
-    counts = ", ".join(f"{s} {res.stage_names.count(s)}" for s in ("W", "N1", "N2", "N3", "REM"))
-    print(f"staged {len(res.stages)} epochs of {Path(args.psg).name} in {res.seconds['stage']:.2f} s ({counts})")
-    if res.metrics is not None:
-        print(format_agreement(res.metrics) + f"\n(compared: {res.metrics['compared']})")
+
+def _is_many(psg: list[str]) -> bool:
+    import glob
+
+    return len(psg) > 1 or Path(psg[0]).is_dir() or (not Path(psg[0]).exists() and glob.has_magic(psg[0]))
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    if _is_many(args.psg):
+        return _score_many(args)
+    from neurotrio.sleep.outputs import format_result
+    from neurotrio.sleep.score import score_recording
+
+    res = score_recording(args.psg[0], out_dir=args.out, reference=args.reference,
+                          reference_epoch_s=args.reference_epoch_s, **_score_options(args))
+    print(format_result(res, args.psg[0]))
     if res.files:
         print(f"wrote {', '.join(p.name for p in res.files.values())} to {args.out}")
+    else:
+        print("nothing written (no --out): add --out FOLDER to write the hypnogram CSV/EDF+/PNG, "
+              "statistics CSV and JSON summary")
     return 0
+
+
+def _score_many(args: argparse.Namespace) -> int:
+    from neurotrio.sleep.nights import SUMMARY, score_nights
+
+    if args.reference:
+        raise ConfigError("--reference names one night's hypnogram; for many nights pair them by name with "
+                          "--reference-pattern (e.g. '{stem}-Hypnogram.edf', or sleep-edf)")
+
+    def show(row: dict) -> None:
+        what = (f"error: {row['error']}" if row["status"] != "ok" else
+                f"{row['n_epochs']} epochs" + (f", kappa {row['kappa']:.3f} on {row['n_compared']}"
+                                               if row.get("kappa") != "" else ""))
+        tqdm_write(f"{row['night']}: {what}")
+
+    from tqdm.auto import tqdm
+
+    tqdm_write = tqdm.write
+    res = score_nights(args.psg, args.out, args.reference_pattern, progress=not args.quiet, on_night=show,
+                       **_score_options(args))
+    print(f"scored {len(res.rows) - res.n_failed} of {len(res.rows)} nights"
+          + (f"; {res.n_failed} failed (see the error column)" if res.n_failed else ""))
+    if res.summary is not None:
+        print(f"wrote {SUMMARY} and each night's outputs to {args.out}")
+    else:
+        print("nothing written (no --out): add --out FOLDER for each night's outputs and the summary CSV")
+    return 2 if res.n_failed else 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -86,11 +127,35 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _numbers(text: str) -> set[int]:
+    """'0-4,7' -> {0, 1, 2, 3, 4, 7}."""
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            out.update(range(int(lo), int(hi) + 1) if sep else [int(lo)])
+        except ValueError:
+            raise ConfigError(f"--subjects takes numbers and ranges such as 0-4,7; got {text!r}") from None
+    return out
+
+
 def cmd_fetch(args: argparse.Namespace) -> int:
     from neurotrio.sleep.fetch import fetch_sleepedf
+    from neurotrio.sleep.sleepedf import sleep_cassette_table, subset_records
 
-    files = fetch_sleepedf(args.dest, args.subset, progress=not args.quiet)
-    print(f"{len(files)} files of {args.subset} present and verified in {args.dest}")
+    records = None
+    if args.subjects or args.records:
+        wanted = subset_records(args.subset)
+        table = [r for r in sleep_cassette_table() if wanted is None or r.record in wanted]
+        subjects = _numbers(args.subjects) if args.subjects else None
+        names = {n.strip().upper() for n in args.records.split(",")} if args.records else None
+        records = [r for r in table if (subjects is None or r.subject in subjects)
+                   and (names is None or r.record in names)]
+        if not records:
+            raise ConfigError(f"no night of {args.subset} matches --subjects {args.subjects or '-'} --records "
+                              f"{args.records or '-'} (subjects 0-82, records such as SC4001)")
+    files = fetch_sleepedf(args.dest, args.subset, progress=not args.quiet, records=records)
+    print(f"{len(files)} files ({len(files) // 2} nights) of {args.subset} present and verified in {args.dest}")
     return 0
 
 
@@ -127,19 +192,46 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                        help="read the model's channel NAME from the file's LABEL, e.g. --channel 'EEG Fpz-Cz=C4-M1' "
                             "(repeatable)")
 
-    p = sub.add_parser("score", help="stage a night: EDF in, hypnogram CSV/EDF+/PNG out",
-                       description="Stage every 30-s epoch of a PSG and write <name>.hypnogram.csv/.edf/.png.")
-    p.add_argument("psg", help="EDF/EDF+/BDF recording")
+    p = sub.add_parser(
+        "score", help="stage nights: EDF in, hypnogram CSV/EDF+/PNG, statistics and agreement out",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Stage every 30-s epoch of a PSG (or of every night in a folder / glob) on the recording's "
+                    "clock; print and write the hypnogram, sleep statistics and, with an expert hypnogram, the "
+                    "agreement.",
+        epilog="outputs in --out, per night: <stem>.hypnogram.csv (epoch, onset_s, clock_time, stage, p_*), "
+               "<stem>.hypnogram.edf (EDF+ annotations), <stem>.hypnogram.png, <stem>.stats.csv, "
+               "<stem>.score.json; many nights add summary.csv (one row per night). A rerun replaces a night's "
+               "outputs as a whole. Without --out nothing is written.\n"
+               "examples:\n"
+               "  neurotrio sleep score night.edf --reference night-hyp.csv --out results\n"
+               "  neurotrio sleep score night.edf --lights-off 22:45 --lights-on 06:30 --out results\n"
+               "  neurotrio sleep score sleep-cassette/ --reference-pattern sleep-edf --out results")
+    p.add_argument("psg", nargs="+", help="EDF/EDF+/EDF+D/BDF recording; or a folder, a glob or several files "
+                                          "(many nights)")
     p.add_argument("--out", help="output folder (written atomically; nothing is written on error)")
-    p.add_argument("--reference", help="expert hypnogram (EDF+ annotations) to compare with")
+    p.add_argument("--reference", help="expert hypnogram to compare with: EDF+ annotations, MNE annotation CSV/TXT, "
+                                       "per-epoch stage list (text/CSV, names or R&K/AASM codes), NSRR XML "
+                                       "(see docs/sleep.md)")
+    p.add_argument("--reference-epoch-s", type=float,
+                   help="epoch length of a per-epoch stage list that does not state it (e.g. 20)")
+    p.add_argument("--reference-pattern", metavar="PATTERN",
+                   help="many nights: each PSG's hypnogram by name, {stem} = PSG name without extension, "
+                        "globs allowed, e.g. '{stem}-Hypnogram.edf'; 'sleep-edf' pairs SCxxxxE0-PSG.edf with "
+                        "SCxxxxE?-Hypnogram.edf")
     p.add_argument("--model", help="model file: .safetensors (torch) or .onnx from `sleep export` (onnxruntime, "
-                                   "no torch import: faster start); default: the embedded weights' ONNX twin")
+                                   "no torch import); default: the embedded model matching the channels present "
+                                   "(4-channel PSG, else EEG Fpz-Cz + EOG horizontal, else EEG Fpz-Cz)")
     p.add_argument("--channels", help="comma-separated channel names replacing the model's (same count)")
     channel_args(p)
+    p.add_argument("--lights-off", metavar="TIME", help="start of the analysed period: clock time (22:45, "
+                   "22:45:30) or seconds from the recording start; epochs before it are staged and written but "
+                   "left out of the statistics and the comparison")
+    p.add_argument("--lights-on", metavar="TIME", help="end of the analysed period (clock time or seconds)")
     p.add_argument("--trim-wake-min", type=float, default=30.0,
                    help="compare on the sleep period with this much wake around it (default 30, as Sleep-EDF)")
     p.add_argument("--compare-all", action="store_true", help="compare on every expert-scored epoch")
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    p.add_argument("--quiet", action="store_true", help="many nights: no progress bar")
     p.set_defaults(func=cmd_score)
 
     p = sub.add_parser("train", help="train ULW-SleepNet (subject-wise k-fold or within-recording)",
@@ -168,10 +260,25 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--unfused", action="store_true", help="export the training-form graph (slower)")
     p.set_defaults(func=cmd_export)
 
-    p = sub.add_parser("fetch", help="download Sleep-EDF-20/78 from PhysioNet (SHA1-checked, resumable)",
-                       description="Download Sleep-EDF Expanded sleep-cassette files into PhysioNet's layout.")
+    p = sub.add_parser(
+        "fetch", help="download Sleep-EDF-20/78 from PhysioNet (SHA1-checked, resumable)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Download Sleep-EDF Expanded sleep-cassette files into PhysioNet's layout "
+                    "(DEST/sleep-cassette/SCxxxxE0-PSG.edf + SCxxxxEx-Hypnogram.edf). Files already present with "
+                    "the right SHA1 are skipped; an interrupted download resumes.",
+        epilog="download sizes (estimated from SC4001E0-PSG.edf, 48.3 MB for its 22 h; hypnograms are a few kB):\n"
+               "  one night          about 50 MB\n"
+               "  sleep-edf-20       39 nights, 20 subjects (0-19): about 1.9 GB\n"
+               "  sleep-edf-78, all  153 nights, 78 subjects (0-82 with gaps): about 7.4 GB\n"
+               "examples:\n"
+               "  neurotrio sleep fetch --dest data/sleep-edf --records SC4001          # one night, ~50 MB\n"
+               "  neurotrio sleep fetch --dest data/sleep-edf --subjects 0-4            # 10 nights, ~0.5 GB\n"
+               "  neurotrio sleep fetch --dest data/sleep-edf --subset sleep-edf-78 --subjects 20-29\n"
+               "Data: Sleep-EDF Expanded (Kemp et al. 2000, PhysioNet), ODC-By 1.0.")
     p.add_argument("--dest", required=True, help="dataset folder")
     p.add_argument("--subset", choices=("sleep-edf-20", "sleep-edf-78", "all"), default="sleep-edf-20")
+    p.add_argument("--subjects", metavar="LIST", help="only these subject numbers of the subset, e.g. 0-4,7")
+    p.add_argument("--records", metavar="LIST", help="only these nights, e.g. SC4001,SC4002")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_fetch)
 

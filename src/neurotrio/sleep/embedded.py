@@ -81,19 +81,24 @@ def describe_embedded() -> str:
     return "; ".join(f"{m.name} ({', '.join(m.channels)})" for m in EMBEDDED if m.installed)
 
 
-def choose_embedded(has_channel: Callable[[str], bool], source: str | Path | None = None) -> EmbeddedModel:
+def choose_embedded(has_channel: Callable[[str], bool], source: str | Path | None = None,
+                    required: Sequence[str] = ()) -> EmbeddedModel:
     """The embedded model with the most inputs whose channels are all in a recording.
 
     Args:
         has_channel: tells whether the recording provides a model input name (after the user's
-            mapping and the reader's aliases, see :func:`neurotrio.sleep.edf.resolve_channels`).
+            mapping and the reader's aliases, see :func:`neurotrio.sleep.sources.has_channel`).
         source: the recording, for the error line.
+        required: inputs the model must take (the names the user mapped with ``--channel``).
 
     Raises:
         InputError: no embedded model's inputs are all present; the line names the missing inputs of
             the smallest model and lists every model with its inputs.
     """
-    installed = [m for m in EMBEDDED if m.installed]
+    installed = [m for m in EMBEDDED if m.installed and set(required) <= set(m.channels)]
+    if not installed:
+        raise InputError(source, f"no embedded model takes every mapped input ({', '.join(required)}); "
+                                 f"embedded models: {describe_embedded()}")
     present = {c: has_channel(c) for m in installed for c in m.channels}
     for m in installed:
         if all(present[c] for c in m.channels):

@@ -83,13 +83,18 @@ def statistics_rows(statistics: Mapping[str, Mapping[str, Any] | None]) -> list[
 
 
 def format_statistics(statistics: Mapping[str, Mapping[str, Any] | None], span: str = "") -> str:
-    """The statistics as an aligned text table (predicted and, when given, expert side by side)."""
-    rows = statistics_rows(statistics)
+    """The statistics as an aligned text table (predicted and, when given, expert side by side).
+
+    Positions on the clock (``*_s``: lights, sleep onset and end) are left to the CSV and JSON; empty
+    cells are statistics that do not exist for that hypnogram (e.g. the latency of an absent stage).
+    """
+    rows = [r for r in statistics_rows(statistics) if not r[0].endswith("_s")]
     if len(rows) == 1:
         return ""
     width = max(len(r[0]) for r in rows) + 2
-    lines = [f"sleep statistics{(' (' + span + ')') if span else ''}:"]
-    lines += ["  " + r[0].ljust(width) + "".join(v.rjust(11) for v in r[1:]) for r in rows]
+    lines = [f"sleep statistics{(' (' + span + ')') if span else ''}; minutes, percent, counts:"]
+    lines += ["  " + r[0].ljust(width) + "".join((v[:-3] if v.endswith(".00") else v or "-").rjust(11) for v in r[1:])
+              for r in rows]
     return "\n".join(lines)
 
 
@@ -197,8 +202,8 @@ def format_agreement(metrics: Mapping[str, Any]) -> str:
 def format_result(result: ScoreResult, source: str) -> str:
     """What ``neurotrio sleep score`` prints for one night (without the file list)."""
     counts = ", ".join(f"{s} {int((result.stages == i).sum())}" for i, s in enumerate(STAGES))
-    lines = [f"staged {result.stages.size} epochs of {Path(str(source)).name} in {result.seconds.get('stage', 0):.2f} s "
-             f"with {result.model} ({counts})"]
+    lines = [f"staged {result.stages.size} epochs of {Path(str(source)).name} in {result.seconds.get('stage', 0):.2f} s: "
+             f"{counts}", f"model: {result.model}"]
     if result.start is not None:
         lines.append(f"recording start {result.start:%Y-%m-%d %H:%M:%S}")
     if len(result.segments) > 1:

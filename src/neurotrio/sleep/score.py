@@ -13,7 +13,7 @@ import datetime
 import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -21,6 +21,8 @@ import numpy as np
 
 from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.core.prefetch import read_ahead as _read_ahead
+from neurotrio.sleep.outputs import format_agreement
+from neurotrio.sleep.result import ScoreResult
 from neurotrio.sleep.spec import DEFAULT_ONNX, STAGES, robust_stats
 
 if TYPE_CHECKING:  # both imported lazily: torch is loaded only for a torch model
@@ -28,37 +30,10 @@ if TYPE_CHECKING:  # both imported lazily: torch is loaded only for a torch mode
     from neurotrio.sleep.onnx_model import OnnxSleepModel
 
 AnyModel = Union["SleepModel", "OnnxSleepModel"]
+__all__ = ["ScoreResult", "format_agreement", "score_recording", "stage_recording", "load_any_model", "predict_proba",
+           "agreement", "edf_start"]
 
 log = logging.getLogger(__name__)
-
-CSV_HEADER = "epoch,onset_s,stage," + ",".join(f"p_{s}" for s in STAGES)
-
-
-@dataclass
-class ScoreResult:
-    """The staged night.
-
-    Attributes:
-        stages: int64 (n_epochs,), stage codes 0..4 (W, N1, N2, N3, REM).
-        proba: float32 (n_epochs, 5), class probabilities.
-        onset_s: float64 (n_epochs,), epoch onsets from the recording start, s.
-        files: written outputs by kind ("csv", "edf", "png", "json"); empty when no ``out_dir``.
-        metrics: agreement with the reference hypnogram (accuracy, macro_f1, kappa, confusion_matrix,
-            n compared epochs), or None.
-        seconds: wall time of each step, s.
-    """
-
-    stages: np.ndarray
-    proba: np.ndarray
-    onset_s: np.ndarray
-    files: dict[str, Path] = field(default_factory=dict)
-    metrics: dict[str, Any] | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def stage_names(self) -> list[str]:
-        return [STAGES[i] for i in self.stages]
-
 
 def load_any_model(model: AnyModel | str | Path | None = None) -> AnyModel:
     """A model ready to score: a loaded one as is, a ``.onnx`` file in onnxruntime, another file in torch.
@@ -309,102 +284,198 @@ def agreement(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
     return classification_report(y_true, y_pred, list(STAGES))
 
 
-def format_agreement(metrics: Mapping[str, Any]) -> str:
-    """A short human-readable block: one summary line and the confusion matrix."""
-    cm = np.asarray(metrics["confusion_matrix"])
-    lines = [f"agreement with the expert on {metrics['n']} epochs: accuracy {metrics['accuracy']:.3f}  "
-             f"macro-F1 {metrics['macro_f1']:.3f}  kappa {metrics['kappa']:.3f}",
-             "confusion matrix (rows: expert, columns: predicted)",
-             "        " + "".join(f"{s:>6}" for s in STAGES)]
-    lines += [f"  {s:<6}" + "".join(f"{v:>6d}" for v in row) for s, row in zip(STAGES, cm)]
-    return "\n".join(lines)
-
-
-def score_recording(psg_path: str | Path, model: AnyModel | str | Path | None = None,
-                    out_dir: str | Path | None = None, reference: str | Path | None = None,
-                    channels: Sequence[str] | None = None, aliases: Mapping[str, str] | None = None,
-                    trim_wake_min: float | None = 30.0, plot: bool = True) -> ScoreResult:
-    """Stage a night and write its hypnogram; compare with an expert hypnogram when given.
+def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_dir: str | Path | None = None,
+                    reference: Any = None, channels: Sequence[str] | None = None,
+                    aliases: Mapping[str, str] | None = None, trim_wake_min: float | None = 30.0,
+                    plot: bool = True, lights_off: str | float | None = None,
+                    lights_on: str | float | None = None, reference_epoch_s: float | None = None) -> ScoreResult:
+    """Stage a night, compute its sleep statistics, write its outputs; compare with an expert when given.
 
     Args:
-        psg_path: EDF/EDF+/BDF recording.
+        psg: the recording: an EDF/EDF+/EDF+D/BDF path, an ``mne.io.Raw`` (as YASA users hold), or a
+            :class:`neurotrio.sleep.sources.PSGArray` (a NumPy array with its rate, channel names and unit).
         model: a :class:`SleepModel` or :class:`OnnxSleepModel`, a model file (``.safetensors`` runs in
-            torch, ``.onnx`` in onnxruntime without importing torch), or None for the embedded default
-            (its ONNX twin: torch-free). Both forms give the same outputs (probabilities within 1e-5).
-        out_dir: folder for ``<name>.hypnogram.csv`` (epoch, onset_s, stage, p_W..p_REM),
-            ``<name>.hypnogram.edf`` (EDF+ annotations, readable by ``mne.read_annotations`` and
-            EDFbrowser), ``<name>.hypnogram.png`` and ``<name>.score.json``. Written atomically: on any
-            error nothing is added to it. None writes nothing.
-        reference: expert hypnogram (EDF+ annotations, Sleep-EDF style) to compare with.
+            torch, ``.onnx`` in onnxruntime without importing torch), or None: the embedded model
+            matching the channels present (:func:`neurotrio.sleep.embedded.choose_embedded`: the
+            4-channel PSG model, else EEG + EOG, else EEG only; one error line naming the missing
+            channels when none fits).
+        out_dir: folder for the night's outputs (see :func:`neurotrio.sleep.outputs.write_outputs`):
+            written as a whole, replacing an earlier run's; nothing is written on error. None writes
+            nothing (the result is returned and ``neurotrio sleep score`` prints it).
+        reference: the expert hypnogram, in any format of
+            :func:`neurotrio.sleep.hypnogram_formats.read_expert_hypnogram` (a path, or ``mne.Annotations``),
+            aligned to the epochs by clock time.
         channels: channel names for the model's inputs (default: the model's).
-        aliases: requested name -> file label mapping.
-        trim_wake_min: comparison window (see :func:`reference_labels`).
+        aliases: model input name -> file label mapping.
+        trim_wake_min: comparison window: the expert-scored sleep period with this much wake on each side
+            (as the Sleep-EDF data preparation), None: every expert-scored epoch.
         plot: write the PNG.
+        lights_off, lights_on: the analysed period, as a clock time ("22:30", "22:30:15", ISO date-time)
+            or seconds from the recording start. Every epoch is still staged and written; the statistics
+            and the comparison with the expert use only the epochs inside the period.
+        reference_epoch_s: epoch length of a per-epoch stage list given as ``reference`` (when its
+            layout does not state it).
 
     Returns:
         A :class:`ScoreResult`.
 
     Raises:
-        InputError: bad recording, reference or model file; nothing is written.
+        InputError: bad recording, reference, model file, output folder or lights times; nothing is written.
+        ConfigError: channel names that do not fit the model.
 
     Example:
         >>> res = score_recording("SC4001E0-PSG.edf", out_dir="out",
         ...                       reference="SC4001EC-Hypnogram.edf")  # doctest: +SKIP
-        >>> res.metrics["kappa"]  # doctest: +SKIP
+        >>> res.metrics["kappa"], res.statistics["predicted"]["TST"]  # doctest: +SKIP
     """
-    from neurotrio.sleep.edfheader import read_edf_header
+    from neurotrio.sleep.outputs import check_out_dir, write_outputs
 
     t0 = time.perf_counter()
-    psg_path = Path(psg_path)
-    model = load_any_model(model)
-    labels = keep = None
-    if reference is not None:  # check the reference before the costly part
-        n_epochs = int(read_edf_header(psg_path).duration_s // model.config.epoch_s)
-        if n_epochs < 1:
-            raise InputError(psg_path, f"recording is shorter than one {model.config.epoch_s:g}-s epoch")
-        labels, keep = reference_labels(reference, n_epochs, model.config.epoch_s, trim_wake_min)
-    proba, onset_s = stage_recording(psg_path, model, channels, aliases)
-    stages = proba.argmax(1).astype(np.int64)
-    result = ScoreResult(stages, proba, onset_s, seconds={"stage": time.perf_counter() - t0})
-    if labels is not None:
-        keep = keep[keep < stages.size]
-        result.metrics = agreement(labels[keep], stages[keep])
-        result.metrics["compared"] = ("expert-scored epochs" + (f", sleep period +- {trim_wake_min:g} min of wake"
-                                                                 if trim_wake_min is not None else ""))
+    if out_dir is not None:
+        check_out_dir(out_dir)  # before the costly part
+    model, model_name = _pick_model(psg, model, channels, aliases)
+    hyp = None
+    if reference is not None:  # read the reference before the costly part
+        from neurotrio.sleep.hypnogram_formats import read_expert_hypnogram
+
+        hyp = read_expert_hypnogram(reference, epoch_s=reference_epoch_s)
+    night = stage_night(psg, model, channels, aliases)
+    stages = night.proba.argmax(1).astype(np.int64)
+    result = ScoreResult(stages, night.proba, np.asarray(night.onset_s, float), start=night.start,
+                         epoch_s=float(night.epoch_s), channels=list(night.channels),
+                         segments=[(float(o), float(d)) for o, d in night.segments], model=model_name,
+                         seconds={"stage": time.perf_counter() - t0})
+    from neurotrio.sleep.statistics import analysed_period
+
+    result.lights_off_s, result.lights_on_s = analysed_period(lights_off, lights_on, night.start, result.onset_s,
+                                                              result.epoch_s)
+    if hyp is not None:
+        _compare(result, hyp, _source_name(reference), trim_wake_min)
+    _note_in_sample(result, model)
+    result.statistics = _statistics(result)
     if out_dir is not None:
         t1 = time.perf_counter()
-        result.files = write_outputs(result, psg_path, model, out_dir, labels, plot)
+        result.files = write_outputs(result, _source_name(psg), out_dir, plot, model)
         result.seconds["write"] = time.perf_counter() - t1
     return result
 
 
-def write_outputs(result: ScoreResult, psg_path: Path, model: AnyModel, out_dir: str | Path,
-                  labels: np.ndarray | None = None, plot: bool = True) -> dict[str, Path]:
-    """Write CSV, EDF+ hypnogram, PNG and JSON summary for ``result`` into ``out_dir`` atomically."""
-    from neurotrio.core.config import to_dict
-    from neurotrio.core.io import atomic_dir, atomic_write_text, write_json
-    from neurotrio.core.seed import provenance
-    from neurotrio.sleep.hypnogram import write_hypnogram_edf
+def _source_name(source: Any) -> str:
+    """A file name for a source (path, Raw with its file, else a generic name)."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    if isinstance(source, Mapping) and source.get("path"):
+        return str(source["path"])
+    names = getattr(source, "filenames", None)
+    if names and names[0]:
+        return str(names[0])
+    return "recording"
 
-    stem = psg_path.name.rsplit(".", 1)[0]
-    epoch_s = model.config.epoch_s
-    with atomic_dir(out_dir) as tmp:
-        rows = [f"{i},{t:.1f},{STAGES[s]}," + ",".join(f"{p:.5f}" for p in pr)
-                for i, (t, s, pr) in enumerate(zip(result.onset_s, result.stages, result.proba))]
-        files = {"csv": atomic_write_text(tmp / f"{stem}.hypnogram.csv", "\n".join([CSV_HEADER, *rows]) + "\n")}
-        start = edf_start(psg_path)
-        files["edf"] = write_hypnogram_edf(tmp / f"{stem}.hypnogram.edf", result.stages.tolist(), epoch_s,
-                                           start=start)
-        if plot:
-            files["png"] = plot_hypnogram(result.stages, result.proba, epoch_s, tmp / f"{stem}.hypnogram.png",
-                                          reference=labels, title=psg_path.name)
-        summary = {"recording": str(psg_path), "model": str(model.path) if model.path else None,
-                   "channels": list(model.channels), "normalization": model.normalization,
-                   "model_config": to_dict(model.config), "n_epochs": int(result.stages.size),
-                   "stage_counts": {s: int((result.stages == i).sum()) for i, s in enumerate(STAGES)},
-                   "metrics": result.metrics, "seconds": result.seconds, "provenance": provenance(None)}
-        files["json"] = write_json(tmp / f"{stem}.score.json", summary)
-    return {k: Path(out_dir) / v.name for k, v in files.items()}
+
+def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
+                aliases: Mapping[str, str] | None) -> tuple[AnyModel, str]:
+    """The model to score with and its name; None picks the embedded model for the channels present."""
+    if model is not None:
+        m = load_any_model(model)
+        return m, f"model {Path(m.path).name}" if getattr(m, "path", None) else "the given model"
+    from neurotrio.sleep.embedded import EMBEDDED, choose_embedded, describe_embedded
+    from neurotrio.sleep.sources import PSGArray, has_channel
+
+    if channels:  # the user names the inputs: the embedded model with that many
+        fit = [m for m in EMBEDDED if m.installed and len(m.channels) == len(channels)]
+        if not fit:
+            raise ConfigError(f"--channels names {len(channels)} channels; embedded models: {describe_embedded()}")
+        chosen = fit[0]
+    elif isinstance(psg, (str, Path, PSGArray)) or hasattr(psg, "ch_names"):
+        chosen = choose_embedded(has_channel(psg, aliases), _source_name(psg), required=list(aliases or {}))
+    else:  # a source of another kind: stage_night says what it accepts
+        chosen = EMBEDDED[0]
+    return load_any_model(chosen.file()), f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)})"
+
+
+def _compare(result: ScoreResult, hyp: Any, name: str, trim_wake_min: float | None) -> None:
+    """Align the expert's stages to the epochs by clock time and compare on the analysed period.
+
+    The period is lights-off..lights-on when given; otherwise, when the expert's scoring starts later than
+    the recording by its own clock (scored from lights-off), the expert's scored span, which then becomes
+    the analysed period of the statistics too (see
+    :func:`neurotrio.sleep.hypnogram.expert_period`).
+    """
+    from neurotrio.sleep.hypnogram import align_to_epochs, expert_period
+    from neurotrio.sleep.sleepedf import select_epochs
+
+    labels = np.asarray(align_to_epochs(hyp, result.start, result.onset_s, result.epoch_s, name), np.int64)
+    off, on = expert_period(hyp, result.start, result.onset_s, result.epoch_s, result.lights_off_s,
+                            result.lights_on_s, name)
+    first, end = float(result.onset_s[0]), float(result.onset_s[-1]) + result.epoch_s
+    if result.lights_off_s is None and abs(off - first) > 1e-6:
+        result.lights_off_s = off
+        result.notes.append(f"analysed period starts where the expert's scoring starts ({_span_words(result)}); "
+                            "give --lights-off/--lights-on to choose it")
+    if result.lights_on_s is None and abs(on - end) > 1e-6:
+        result.lights_on_s = on
+    result.reference = labels
+    span = _in_span(result)
+    trim = None if trim_wake_min is None else int(round(trim_wake_min * 60 / result.epoch_s))
+    keep = select_epochs(np.where(span, labels, -1), trim)
+    if keep.size == 0:
+        raise InputError(name, "the expert scored no epoch of the recording inside the analysed period "
+                               f"({_span_words(result)})")
+    result.compared = keep
+    result.metrics = agreement(labels[keep], result.stages[keep])
+    result.metrics["compared"] = ("expert-scored epochs" + (f", {_span_words(result)}" if not span.all() else "")
+                                  + (f", sleep period +- {trim_wake_min:g} min of wake"
+                                     if trim_wake_min is not None else ""))
+
+
+def _in_span(result: ScoreResult) -> np.ndarray:
+    """bool (n_epochs,): epochs whose middle lies in the analysed period (the rule of
+    :func:`neurotrio.sleep.statistics.sleep_statistics`)."""
+    mid = result.onset_s + result.epoch_s / 2
+    ok = np.ones(mid.size, bool)
+    if result.lights_off_s is not None:
+        ok &= mid >= result.lights_off_s
+    if result.lights_on_s is not None:
+        ok &= mid < result.lights_on_s
+    return ok
+
+
+def _span_words(result: ScoreResult) -> str:
+    from neurotrio.sleep.outputs import span_text
+
+    return span_text(result)
+
+
+def _note_in_sample(result: ScoreResult, model: AnyModel) -> None:
+    """Say so when epochs scored (and compared) were the model's own training data."""
+    from neurotrio.sleep.embedded import in_sample_note, trained_epochs_in
+
+    seen = trained_epochs_in(model, result.start, result.onset_s, result.epoch_s)
+    if result.metrics is not None and result.compared is not None:
+        n_seen = int(seen[result.compared].sum())
+        if n_seen:
+            result.notes.append(in_sample_note(model, n_seen, int(result.compared.size)))
+            rest = result.compared[~seen[result.compared]]
+            result.metrics["in_sample_epochs"] = n_seen
+            if rest.size:
+                other = agreement(result.reference[rest], result.stages[rest])
+                result.metrics["held_out"] = {k: other[k] for k in ("n", "accuracy", "macro_f1", "kappa")}
+                result.notes.append(f"on the other {rest.size} compared epochs: accuracy {other['accuracy']:.3f}  "
+                                    f"macro-F1 {other['macro_f1']:.3f}  kappa {other['kappa']:.3f}")
+    elif seen.any():
+        result.notes.append(in_sample_note(model, int(seen.sum()), int(seen.size), "staged epochs"))
+
+
+def _statistics(result: ScoreResult) -> dict[str, dict[str, Any] | None]:
+    """Sleep statistics of the predicted and (when given) the expert hypnogram on the analysed period."""
+    from neurotrio.sleep.statistics import sleep_statistics
+
+    kw = {"onset_s": result.onset_s, "epoch_s": result.epoch_s, "lights_off_s": result.lights_off_s,
+          "lights_on_s": result.lights_on_s}
+    out: dict[str, dict[str, Any] | None] = {"predicted": sleep_statistics(result.stages, **kw)}
+    if result.reference is not None:
+        out["expert"] = sleep_statistics(result.reference, **kw)
+    return out
 
 
 def edf_start(path: str | Path) -> datetime.datetime | None:
@@ -417,39 +488,3 @@ def edf_start(path: str | Path) -> datetime.datetime | None:
         return datetime.datetime(year + (1900 if year >= 85 else 2000), month, day, hour, minute, second)
     except (OSError, ValueError, UnicodeDecodeError):
         return None
-
-
-def plot_hypnogram(stages: np.ndarray, proba: np.ndarray, epoch_s: float, path: str | Path,
-                   reference: np.ndarray | None = None, title: str = "") -> Path:
-    """Hypnogram (stage per epoch, expert in grey when given) above stacked class probabilities.
-
-    Args:
-        stages: int (n_epochs,) predicted stage codes.
-        proba: (n_epochs, 5) probabilities.
-        epoch_s: epoch length, s.
-        path: output PNG path (written atomically).
-        reference: int (n_epochs,) expert codes, -1 where unscored.
-        title: figure title.
-    """
-    from neurotrio.core.plots import _pyplot, save_figure
-
-    plt = _pyplot()
-    order = np.array([0, 4, 1, 2, 3])  # drawn top to bottom: W, REM, N1, N2, N3
-    level = np.argsort(order)
-    hours = np.arange(stages.size + 1) * epoch_s / 3600.0
-    fig, (ax, axp) = plt.subplots(2, 1, figsize=(12, 5), sharex=True, gridspec_kw={"height_ratios": [2, 1]})
-    if reference is not None:
-        ref = np.where(reference >= 0, level[np.clip(reference, 0, 4)], np.nan).astype(float)
-        ax.step(hours[:-1], ref[: stages.size], where="post", color="0.6", lw=2.5, label="expert")
-    ax.step(hours[:-1], level[stages], where="post", color="C0", lw=1, label="ULW-SleepNet")
-    ax.set_yticks(range(5), [STAGES[i] for i in order])
-    ax.invert_yaxis()
-    ax.legend(loc="upper right", fontsize=8)
-    if title:
-        ax.set_title(title)
-    axp.stackplot(hours[:-1], proba.T, labels=STAGES, step="post")
-    axp.set_ylim(0, 1)
-    axp.set_ylabel("probability")
-    axp.set_xlabel("time from recording start (h)")
-    axp.legend(loc="upper right", fontsize=7, ncol=5)
-    return save_figure(fig, path)
