@@ -43,10 +43,11 @@ MARGIN_S = 2.0
 
 _UNITS_TO_UV = {"uv": 1.0, "\u00b5v": 1.0, "\u03bcv": 1.0, "mv": 1e3, "v": 1e6, "nv": 1e-3}
 AMPLITUDE_UV = (0.05, 5000.0)
-"""Accepted range of a channel's median absolute deviation from its median, uV. Sleep EEG, EOG and chin
-EMG (raw or as an RMS envelope) sit between about 1 and 200 uV; 0.05 uV is below one 16-bit step of a
-typical +-1000 uV EDF channel, and 5 mV is far above any scalp signal. Data in volts read as uV
-(median deviation ~1e-5) or in nanovolts fall outside."""
+"""Accepted amplitude of a channel, uV: its median absolute value (or, if larger, its median absolute
+deviation) must reach 0.05 uV, and its median absolute deviation must stay below 5000 uV. Sleep EEG, EOG
+and chin EMG (raw, or as Sleep-EDF's RMS envelope, median ~1-5 uV) sit between about 1 and 200 uV;
+0.05 uV is below one 16-bit step of a typical +-1000 uV EDF channel, and 5 mV is far above any scalp
+signal. Data in volts read as uV (~1e-5) or in nanovolts fall outside."""
 
 
 def unit_scale(unit: str) -> float | None:
@@ -227,14 +228,20 @@ def check_amplitude(data: np.ndarray, channels: Sequence[str], labels: Sequence[
         x = x[np.isfinite(x)]
         if x.size == 0:
             continue
+        level = float(np.median(np.abs(x)))
         mad = float(np.median(np.abs(x - np.median(x))))
-        if mad == 0.0 or lo <= mad <= hi:
-            continue  # a flat channel is refused by check_finite over the whole night
+        if max(level, mad) == 0.0 or (max(level, mad) >= lo and mad <= hi):
+            continue  # (a flat channel is refused by check_finite over the whole night)
         declared = f" (declared unit '{units[k]}')" if units else ""
-        guess = "volts" if mad < 1e-3 else "millivolts" if mad < lo else "nanovolts or raw counts"
-        raise InputError(name, f"channel '{label}' ({ch}){declared}: median absolute deviation {mad:.3g} uV "
-                               f"is outside the {lo:g}-{hi:g} uV of sleep EEG/EOG/EMG; the data look like "
-                               f"{guess}: give the right unit (e.g. PSGArray(..., unit='V')) or convert to uV")
+        if mad > hi:
+            what = f"median absolute deviation {mad:.3g} uV is above {hi:g} uV"
+            guess = "nanovolts or raw counts"
+        else:
+            what = f"median amplitude {level:.3g} uV is below {lo:g} uV"
+            guess = "volts" if max(level, mad) < 1e-3 else "millivolts"
+        raise InputError(name, f"channel '{label}' ({ch}){declared}: {what}, outside sleep EEG/EOG/EMG; the "
+                               f"data look like {guess}: declare the right unit (e.g. PSGArray(..., unit='V'), "
+                               "SleepStager(unit='V')) or convert to uV")
 
 
 def iter_chunks(reader: ChannelReader, epoch_s: float = 30.0,
