@@ -131,3 +131,29 @@ def test_expert_period_requires_cover_of_the_given_lights():
     h = hyp(runs([0, 1, 2, 2]), start=T0 + dt.timedelta(minutes=1))
     with pytest.raises(InputError, match="does not cover"):
         expert_period(h, T0, np.arange(10) * 30.0, lights_off_s=0.0)
+
+
+def test_reference_labels_compare_only_the_span_an_expert_scored_from_lights_off():
+    from neurotrio.sleep.score import reference_labels
+
+    # the expert scored 4 epochs from 22:01 (lights-off); the PSG runs 10 epochs from 22:00
+    h = hyp(runs([0, 1, 2, 2]), start=T0 + dt.timedelta(minutes=1))
+    labels, keep = reference_labels(h, 10, psg_start=T0, trim_wake_min=None)
+    np.testing.assert_array_equal(labels, [-1, -1, 0, 1, 2, 2, -1, -1, -1, -1])
+    np.testing.assert_array_equal(keep, [2, 3, 4, 5])
+
+
+def test_reference_labels_lights_restrict_the_comparison():
+    from neurotrio.sleep.score import reference_labels
+
+    h = hyp(runs([0, 0, 1, 2, 2, 3, 4, 0]))
+    labels, keep = reference_labels(h, 8, psg_start=T0, trim_wake_min=None, lights_off_s=60.0, lights_on_s=210.0)
+    np.testing.assert_array_equal(keep, [2, 3, 4, 5, 6])
+    assert (labels[[0, 1, 7]] == -1).all()
+
+
+def test_reference_labels_refuse_a_hypnogram_that_stops_early():
+    from neurotrio.sleep.score import reference_labels
+
+    with pytest.raises(InputError, match="h.txt: hypnogram does not cover the recording: 3 of 6"):
+        reference_labels(hyp(runs([0, 1, 2])), 6, psg_start=T0)

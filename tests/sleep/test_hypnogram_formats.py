@@ -279,3 +279,20 @@ def test_01_edfplusD_gap_hyp_on_the_real_clock(cases):
                                  psg_start=dt.datetime(1989, 4, 25, 3, 43))
     np.testing.assert_array_equal(gap, base)
     assert keep.size == 240
+
+
+def test_pandas_written_csv_with_an_unnamed_index_column(tmp_path):
+    path = write(tmp_path / "h.csv", ",Stage\n0,W\n1,N2\n2,REM\n")
+    np.testing.assert_array_equal(labels_of(path, 3, epoch_s=30), [0, 2, 4])
+
+
+def test_embedded_model_on_base_case_through_the_library(cases):
+    """base.edf + base-hyp.edf (and 12-mne-annotations.csv): 240 epochs compared, kappa 0.674 (cases README)."""
+    from neurotrio.sleep.score import agreement, reference_labels, stage_recording
+
+    proba, onset = stage_recording(cases / "base.edf")
+    stages = proba.argmax(1)
+    for ref in ("base-hyp.edf", "12-mne-annotations.csv"):
+        labels, keep = reference_labels(cases / ref, onset_s=onset, psg=cases / "base.edf")
+        metrics = agreement(labels[keep], stages[keep])
+        assert (metrics["n"], round(metrics["kappa"], 3)) == (240, 0.674), ref

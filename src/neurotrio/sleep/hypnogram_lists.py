@@ -29,13 +29,13 @@ CodeSystem = Literal["rk", "aasm"]
 RK_CODES = {0: 0, 1: 1, 2: 2, 3: 3, 4: 3, 5: 4, 6: UNKNOWN, 9: UNKNOWN}  # R&K 1968; S3+S4 -> N3
 AASM_CODES = {0: 0, 1: 1, 2: 2, 3: 3, 4: 4, -1: UNKNOWN, -2: UNKNOWN}  # AASM order as YASA codes it
 EXTRA_NAMES = {"wake": 0, "awake": 0, "wach": 0, "art": UNKNOWN, "uns": UNKNOWN, "unscored": UNKNOWN,
-               "n4": 3, "paradoxical": 4, "rem sleep": 4, "movement": UNKNOWN, "mvt": UNKNOWN, "a": UNKNOWN,
+               "n4": 3, "paradoxical": 4, "rem sleep": 4, "movement": UNKNOWN, "mvt": UNKNOWN,
                "stage 1 sleep": 1, "stage 2 sleep": 2, "stage 3 sleep": 3, "stage 4 sleep": 3}
 STAGE_COLUMNS = ("stage", "stages", "sleep stage", "sleep_stage", "sleepstage", "hypnogram", "hypno", "label",
                  "labels", "score", "scoring", "value", "annotation", "event")
 ONSET_COLUMNS = ("onset", "onset_s", "time", "start", "start_s", "clock", "clock time", "clock_time", "time_of_day")
 DURATION_COLUMNS = ("duration", "duration_s", "dur")
-EPOCH_COLUMNS = ("epoch", "epochs", "epoch_index", "epoch number", "n")
+EPOCH_COLUMNS = ("epoch", "epochs", "epoch_index", "epoch number", "epoch_no")
 CLOCK = re.compile(r"^(?:(\d{4})-(\d\d)-(\d\d)[ T])?(\d{1,2}):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?$")
 _INT = re.compile(r"^[+-]?\d+(?:\.0+)?$")
 _NAMES_HELP = "W/Wake, N1/S1, N2/S2, N3/S3/S4, R/REM, ?/UNS/ART/Movement time, or numeric codes"
@@ -127,8 +127,16 @@ def _find(header: list[str], names: Sequence[str]) -> int | None:
 
 
 def _is_header(row: list[str]) -> bool:
-    return all(c and not _INT.match(c) and name_code(c) is None and parse_clock(c) is None
-               and not _is_number(c) for c in row)
+    """A header row: it names a known column, or none of its cells is a stage, number or clock time.
+
+    Empty cells are allowed (pandas writes an unnamed index column: ``,Stage``).
+    """
+    known = STAGE_COLUMNS + ONSET_COLUMNS + DURATION_COLUMNS + EPOCH_COLUMNS
+    cells = [c for c in row if c]
+    if any(c.lower() in known for c in cells):
+        return True
+    return bool(cells) and all(not _INT.match(c) and name_code(c) is None and parse_clock(c) is None
+                               and not _is_number(c) for c in cells)
 
 
 def _is_number(text: str) -> bool:
