@@ -68,8 +68,8 @@ def test_onnx_path_equals_the_torch_path_in_every_output(night, tmp_path) -> Non
     rows_t, rows_o = (list(csv.reader(open(r.files["csv"]))) for r in (res_t, res_o))
     assert rows_o[0] == rows_t[0] and len(rows_o) == len(rows_t) == night["n"] + 1
     for a, b in zip(rows_o[1:], rows_t[1:]):
-        assert a[:3] == b[:3]
-        assert max(abs(float(x) - float(y)) for x, y in zip(a[3:], b[3:])) <= 1.5e-5
+        assert a[:4] == b[:4]  # epoch, onset_s, clock_time, stage
+        assert max(abs(float(x) - float(y)) for x, y in zip(a[4:], b[4:])) <= 1.5e-5
     js_t, js_o = (json.loads(r.files["json"].read_text()) for r in (res_t, res_o))
     assert js_o.keys() == js_t.keys() and js_o["model"].endswith("m.onnx")
     for key in ("channels", "normalization", "model_config", "n_epochs", "stage_counts"):
@@ -106,7 +106,7 @@ print("exit", a, b, "torch" in sys.modules, "neurotrio.sleep.model" in sys.modul
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "exit 0 0 False False"
     assert "kappa" in proc.stdout
-    assert len(list((tmp_path / "a").iterdir())) == 4 and len(list((tmp_path / "b").iterdir())) == 4
+    assert len(list((tmp_path / "a").iterdir())) == 5 and len(list((tmp_path / "b").iterdir())) == 5
 
 
 def test_the_default_model_is_the_shipped_onnx_twin() -> None:

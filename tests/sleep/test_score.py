@@ -120,6 +120,9 @@ def test_real_night_with_embedded_weights_beats_a_kappa_floor(shared_data, tmp_p
                           reference=folder / "SC4001EC-Hypnogram.edf")
     assert res.stages.size == 2650 and res.metrics["n"] == 841
     assert res.metrics["kappa"] > 0.6
+    # the in-sample part is said where the kappa is, from the model's own metadata (not hard-coded)
+    assert res.metrics["in_sample_epochs"] == 419 and res.notes[0].startswith("419 of the 841 compared epochs")
+    assert res.metrics["held_out"]["n"] == 422 and res.metrics["held_out"]["kappa"] > 0.5
     labels, keep = reference_labels(folder / "SC4001EC-Hypnogram.edf", 2650)
     held = keep[keep >= 1380]
     assert held.size == 422

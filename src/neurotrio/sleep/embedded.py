@@ -150,7 +150,14 @@ def trained_epochs_in(model: Any, start: dt.datetime | None, onset_s: np.ndarray
 def in_sample_note(model: Any, n_seen: int, n_total: int, what: str = "compared epochs") -> str:
     """The line printed beside an agreement figure when some epochs were the model's training data."""
     seen = model_metadata(model).get("trained_epochs", {})
+    lo, hi = (float(v) for v in seen.get("span_s", (0.0, 0.0)))
+    where = f"{lo:g}-{hi:g} s"
+    try:
+        t0 = dt.datetime.fromisoformat(str(seen["start"]))
+        where = (f"{t0 + dt.timedelta(seconds=lo):%H:%M:%S}-{t0 + dt.timedelta(seconds=hi):%H:%M:%S} "
+                 f"({where} of the recording started {t0:%Y-%m-%d %H:%M:%S})")
+    except (KeyError, TypeError, ValueError):
+        pass
     return (f"{n_seen} of the {n_total} {what} were this model's training or validation data "
-            f"({seen.get('recording', seen.get('record', 'its training night'))}, {seen.get('span_s', ['?', '?'])[0]:g}-"
-            f"{seen.get('span_s', ['?', '?'])[1]:g} s; from the model's metadata, see `neurotrio sleep info`): "
-            f"the agreement on them is in-sample, not a measure on new data")
+            f"({seen.get('recording', seen.get('record', 'its training night'))}, {where}; from the model's "
+            "metadata, see `neurotrio sleep info`): the agreement on them is in-sample, not a measure on new data")

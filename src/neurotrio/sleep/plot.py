@@ -92,5 +92,6 @@ def plot_hypnogram(stages: np.ndarray, proba: np.ndarray, epoch_s: float, path: 
     if start is not None:
         import matplotlib.dates as mdates
 
+        axp.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=4, maxticks=14))  # whole hours / minutes
         axp.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M"))
     return save_figure(fig, path)
