@@ -232,12 +232,11 @@ class _Reader(ChannelReader):
         self.source_index = list(index)
         self.pieces = pieces_of(self.header, record_onsets(self.header))
         self.start = self.header.start
-        self._plan()
         reader = mne.io.read_raw_bdf if self.header.is_bdf else mne.io.read_raw_edf
         self._raws: dict[float, tuple[object, dict[int, int]]] = {}
         try:
-            for rate, rows in self.groups.items():
-                names = list(dict.fromkeys(self.labels[i] for i in rows))
+            for rate in sorted(set(self.rates)):
+                names = list(dict.fromkeys(lab for lab, r in zip(self.labels, self.rates) if r == rate))
                 # MNE keeps, in file order, every signal whose label is included (repeated labels renamed)
                 members = [i for i, s in signals if s.label in names]
                 with warnings.catch_warnings(record=True) as caught:
@@ -252,6 +251,7 @@ class _Reader(ChannelReader):
         except Exception as exc:  # MNE raises many types on corrupt headers
             raise InputError(self.path, f"cannot be read as EDF ({type(exc).__name__}: {exc})") from exc
         self.joined_s = self.header.duration_s
+        self._plan()
 
     def _get(self, rate: float, sources: list[int], a: int, b: int) -> np.ndarray:
         raw, col = self._raws[rate]

@@ -17,8 +17,11 @@ envelope from raw EMG with the same steps in software:
    exactly as a stored 1-Hz envelope is (:func:`neurotrio.sleep.signals.resample`).
 
 The filter orders are not given by Sleep-EDF; they are the lowest that give the stated corners a clean
-roll-off. A channel is treated as raw EMG when it feeds an EMG input and its native rate is above
-:data:`RAW_EMG_MIN_HZ`; slower EMG channels are taken to be envelopes already.
+roll-off. A channel is treated as raw EMG when it feeds an EMG input, its native rate is above
+:data:`RAW_EMG_MIN_HZ` (:func:`is_raw_emg`), and its content is a waveform rather than an envelope
+(:func:`looks_like_envelope`): an envelope stored or resampled at a higher rate (MNE brings Sleep-EDF's
+1-Hz EMG to 100 Hz when it reads the file whole, as YASA users do) is slow and almost all above zero,
+raw EMG has nearly all its power above 10 Hz.
 """
 
 from __future__ import annotations
@@ -40,6 +43,30 @@ def is_raw_emg(input_name: str, label: str, rate_hz: float) -> bool:
     """
     text = f"{input_name} {label}".upper()
     return ("EMG" in text or "CHIN" in text) and rate_hz > RAW_EMG_MIN_HZ
+
+
+HF_SHARE_RAW = 0.5
+"""Share of a channel's RMS above 10 Hz from which it is raw EMG (an envelope has < 0.1, raw EMG > 0.9)."""
+
+
+def looks_like_envelope(x: np.ndarray, rate_hz: float) -> bool:
+    """Whether EMG samples are an envelope already (slow, non-negative) rather than the raw waveform.
+
+    Args:
+        x: float (n,), samples of the channel (a few minutes are enough).
+        rate_hz: their rate, Hz.
+
+    Returns:
+        True when less than :data:`HF_SHARE_RAW` of the signal's RMS (about zero) lies above 10 Hz.
+    """
+    from scipy.signal import butter, sosfiltfilt
+
+    x = np.asarray(x, dtype=np.float64)
+    total = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
+    if x.size < 4 * rate_hz or total == 0.0 or rate_hz <= 25.0:
+        return False
+    high = sosfiltfilt(butter(4, 10.0, btype="highpass", fs=rate_hz, output="sos"), x)
+    return float(np.sqrt(np.mean(high * high))) / total < HF_SHARE_RAW
 
 
 def rms_envelope(x: np.ndarray, rate_hz: float, t_first_s: float, t_out_s: np.ndarray) -> np.ndarray:

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.emg import is_raw_emg, rms_envelope
+from neurotrio.sleep.emg import is_raw_emg, looks_like_envelope, rms_envelope
 
 log = logging.getLogger(__name__)
 
@@ -128,8 +128,20 @@ class ChannelReader:
     start: object = None
 
     def _plan(self) -> None:
-        """Group rows by native rate; mark raw-EMG rows (turned into an RMS envelope)."""
-        self.envelope = [is_raw_emg(c, lab, r) for c, lab, r in zip(self.channels, self.labels, self.rates)]
+        """Group rows by native rate; mark raw-EMG rows (turned into an RMS envelope).
+
+        A fast EMG channel is probed (up to three 60-s windows spread over the recording) to tell raw EMG
+        from an envelope stored at a high rate (:func:`neurotrio.sleep.emg.looks_like_envelope`).
+        """
+        self.envelope = []
+        for c, lab, r, src in zip(self.channels, self.labels, self.rates, self.source_index):
+            raw = is_raw_emg(c, lab, r)
+            if raw:
+                joined = sum(p.duration_s for p in self.pieces)
+                windows = sorted({int(round(f * max(joined - 60.0, 0.0) * r)) for f in (0.0, 1 / 3, 2 / 3)})
+                probe = np.concatenate([self._get(r, [src], a, a + int(60 * r))[0] for a in windows])
+                raw = not looks_like_envelope(probe, r)
+            self.envelope.append(raw)
         self.groups: dict[float, list[int]] = {}
         for i, rate in enumerate(self.rates):
             self.groups.setdefault(rate, []).append(i)
