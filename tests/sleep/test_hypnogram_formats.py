@@ -296,3 +296,35 @@ def test_embedded_model_on_base_case_through_the_library(cases):
         labels, keep = reference_labels(cases / ref, onset_s=onset, psg=cases / "base.edf")
         metrics = agreement(labels[keep], stages[keep])
         assert (metrics["n"], round(metrics["kappa"], 3)) == (240, 0.674), ref
+
+
+def test_mutated_text_and_xml_hypnograms_fail_cleanly(tmp_path):
+    """Seeded byte mutations of each text/XML layout: read and aligned, or one InputError; nothing else."""
+    import random
+
+    seeds = {"a.csv": b"onset,duration,description\n2021-03-04 22:00:00.000000,60.0,Sleep stage 1\n"
+                      b"2021-03-04 22:01:00.000000,30.0,Sleep stage W\n",
+             "b.txt": b"W\nN1\nN2\nN3\nREM\n?\n", "c.csv": b"Epoch,Stage\n0,WAKE\n1,N1\n2,N2\n",
+             "d.txt": b"23:59:00; Wake\n23:59:30; N1\n00:00:00; N2\n", "e.xml": NSRR.encode(),
+             "f.txt": b"# MNE-Annotations\n# orig_time : 2021-03-04 21:59:30\n# onset, duration, description\n"
+                      b"30.0, 60.0, N2\n", "g.txt": b"0\n1\n2\n5\n9\n"}
+    rng = random.Random(0)
+    alphabet = b"0123456789,;:\t\n.-+ WNREMabc?<>/|eE"
+    for _ in range(300):
+        name, data = rng.choice(sorted(seeds.items()))
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 12)):
+            i = rng.randrange(max(len(b), 1))
+            op = rng.random()
+            if op < 0.4 and b:
+                b[i] = rng.choice(alphabet)
+            elif op < 0.7:
+                b.insert(i, rng.choice(alphabet))
+            elif b:
+                del b[i]
+        path = tmp_path / name
+        path.write_bytes(bytes(b))
+        try:
+            align_to_epochs(read_expert_hypnogram(path, epoch_s=30), T0, np.arange(100) * 30.0)
+        except InputError as err:
+            assert "\n" not in str(err)

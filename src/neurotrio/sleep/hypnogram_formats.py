@@ -178,6 +178,8 @@ def _read_mne_csv(path: Path, header: list[str], rows: list[list[str]]) -> Exper
     start = None
     triples = []
     for n, row in enumerate(rows, 2):
+        if len(row) < len(header):
+            raise InputError(path, f"line {n}: expected {len(header)} fields ({','.join(header)}), got {len(row)}")
         onset = row[io_]
         if CLOCK.match(onset) or re.match(r"^\d{4}-\d\d-\d\d", onset):
             t = _datetime(path, onset, n)

@@ -172,6 +172,7 @@ def read_stage_table(path: str | Path, rows: list[list[str]], epoch_s: float | N
     if not body:
         raise InputError(path, "the hypnogram lists no stage")
     width = max(len(r) for r in body)
+    body = [r + [""] * (width - len(r)) for r in body]  # short rows: missing cells are empty
     if header:
         col, on_col = _find(header, STAGE_COLUMNS), _find(header, ONSET_COLUMNS)
         dur_col, ep_col = _find(header, DURATION_COLUMNS), _find(header, EPOCH_COLUMNS)

@@ -79,7 +79,7 @@ def read_scored_events_xml(path: str | Path, epoch_s: float | None = None) -> Ex
     path = Path(path)
     try:
         root = ET.parse(path).getroot()
-    except (ET.ParseError, ValueError) as exc:
+    except (ET.ParseError, ValueError, LookupError, UnicodeError) as exc:  # LookupError: unknown encoding
         raise refuse_layout(path, f"not well-formed XML ({exc})") from exc
     epoch_text = _text(root.find("EpochLength"))
     try:
