@@ -122,6 +122,30 @@ def test_demo_scores_the_embedded_recording(capsys) -> None:
     assert kappa > 0.5  # held-out part of the night (0.600 when the weights were made)
 
 
+@pytest.mark.parametrize("name, kappa", [("eeg-eog", 0.510), ("eeg", 0.303)])
+def test_demo_with_the_fewer_modality_models(name, kappa, capsys) -> None:
+    assert main(["sleep", "demo", "--model", name]) == 0
+    out = capsys.readouterr().out
+    assert f"the embedded model '{name}'" in out and "422 epochs" in out
+    assert float(out.split("kappa ")[1].split()[0]) == pytest.approx(kappa, abs=1e-3)  # README/BENCHMARKS figure
+
+
+def test_the_model_matching_the_channels_present_is_picked(tmp_path, capsys) -> None:
+    eeg_eog = write_synthetic_psg(tmp_path / "eeg_eog.edf", n_epochs=3, channels=("EEG Fpz-Cz", "EOG horizontal"))
+    assert main(["sleep", "score", str(eeg_eog)]) == 0
+    assert "model: the embedded model 'eeg-eog' (EEG Fpz-Cz, EOG horizontal)" in capsys.readouterr().out
+    band = write_synthetic_psg(tmp_path / "band.edf", n_epochs=3, channels=("Fpz",))  # read as EEG Fpz-Cz
+    assert main(["sleep", "score", str(band)]) == 0
+    out = capsys.readouterr().out
+    assert "'eeg' (EEG Fpz-Cz)" in out and "EEG Fpz-Cz <- 'Fpz'" in out and "alias" in out
+    none = write_synthetic_psg(tmp_path / "none.edf", n_epochs=3, channels=("EOG horizontal", "EMG submental"),
+                               emg_sfreq_hz=100)
+    assert main(["sleep", "score", str(none), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "channels missing: EEG Fpz-Cz" in err and "eeg-eog (EEG Fpz-Cz, EOG horizontal)" in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_train_within_recording_on_a_sleep_edf_folder(tmp_path, capsys) -> None:
     root = tmp_path / "sleep-edf" / "sleep-cassette"
     stages = default_stages(150)

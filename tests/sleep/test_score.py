@@ -127,3 +127,44 @@ def test_real_night_with_embedded_weights_beats_a_kappa_floor(shared_data, tmp_p
     held = keep[keep >= 1380]
     assert held.size == 422
     assert cohen_kappa(confusion_matrix(labels[held], res.stages[held], 5)) > 0.5
+
+
+def test_python_api_takes_a_raw_and_mne_annotations(night) -> None:
+    import mne
+
+    psg, hyp, stages, model = night
+    by_path = score_recording(psg, model, reference=hyp, trim_wake_min=None)
+    raw = mne.io.read_raw_edf(psg, preload=True, verbose="error")
+    by_raw = score_recording(raw, model, reference=mne.read_annotations(hyp), trim_wake_min=None)
+    assert by_raw.stages.tolist() == by_path.stages.tolist()
+    assert by_raw.metrics["n"] == len(stages) and by_raw.metrics["kappa"] == pytest.approx(by_path.metrics["kappa"])
+    assert by_raw.start == by_path.start and by_raw.statistics["expert"] == by_path.statistics["expert"]
+
+
+def test_lights_off_on_restrict_statistics_and_comparison_not_the_outputs(night, tmp_path) -> None:
+    psg, hyp, stages, model = night  # 26 epochs from 22:00:00
+    res = score_recording(psg, model, tmp_path / "out", reference=hyp, trim_wake_min=None,
+                          lights_off="22:02:00", lights_on=600)
+    assert (res.lights_off_s, res.lights_on_s) == (120.0, 600.0)
+    assert res.metrics["n"] == 16  # epochs 4..19, the ones inside the period
+    assert res.statistics["predicted"]["TIB_min"] == res.statistics["expert"]["TIB_min"] == 8.0
+    y = np.array([STAGES5.index(s) for s in stages])[4:20]
+    assert res.statistics["expert"]["TST_min"] == (y > 0).sum() * 0.5
+    rows = list(csv.DictReader(open(res.files["csv"])))
+    assert len(rows) == len(stages)  # every epoch is still staged and written
+    with pytest.raises(InputError, match="lights-on"):
+        score_recording(psg, model, lights_off=600, lights_on=300)
+
+
+def test_an_expert_who_scored_only_lights_off_to_lights_on_is_compared_on_that_span(night, tmp_path) -> None:
+    import datetime as dt
+
+    from tests.sleep.synthetic import DEFAULT_START
+
+    psg, _, stages, model = night
+    part = write_synthetic_hypnogram(tmp_path / "part.edf", stages[4:20], start=DEFAULT_START + dt.timedelta(minutes=2))
+    res = score_recording(psg, model, reference=part, trim_wake_min=None)
+    assert res.metrics["n"] == 16 and res.reference[:4].tolist() == [-1] * 4
+    assert res.reference[4:20].tolist() == [STAGES5.index(s) for s in stages[4:20]]
+    assert (res.lights_off_s, res.lights_on_s) == (120.0, 600.0)  # the expert's scored span
+    assert res.statistics["predicted"]["TIB_min"] == 8.0 and "expert's scoring starts" in res.notes[0]

@@ -164,7 +164,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from neurotrio.sleep.score import format_agreement
 
     res = run_demo(args.out, args.model)
-    print(f"demo: Sleep-EDF SC4001 excerpt (3.5 h, {len(res.stages)} epochs) staged in {res.seconds['stage']:.2f} s")
+    print(f"demo: Sleep-EDF SC4001 excerpt (3.5 h, {len(res.stages)} epochs) staged in {res.seconds['stage']:.2f} s "
+          f"by {res.model}")
     print(format_agreement(res.metrics))
     print("The embedded weights were trained on the earlier part of this same night (one person): this is a "
           "demonstration, not a general sleep stager. Train your own with `neurotrio sleep train`.")
@@ -219,8 +220,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                         "globs allowed, e.g. '{stem}-Hypnogram.edf'; 'sleep-edf' pairs SCxxxxE0-PSG.edf with "
                         "SCxxxxE?-Hypnogram.edf")
     p.add_argument("--model", help="model file: .safetensors (torch) or .onnx from `sleep export` (onnxruntime, "
-                                   "no torch import); default: the embedded model matching the channels present "
-                                   "(4-channel PSG, else EEG Fpz-Cz + EOG horizontal, else EEG Fpz-Cz)")
+                                   "no torch import), or an embedded model by name: psg, eeg-eog, eeg; default: "
+                                   "the embedded model matching the channels present (psg: EEG Fpz-Cz, EEG Pz-Oz, "
+                                   "EOG horizontal, EMG submental; else eeg-eog: EEG Fpz-Cz + EOG horizontal; "
+                                   "else eeg: EEG Fpz-Cz)")
     p.add_argument("--channels", help="comma-separated channel names replacing the model's (same count)")
     channel_args(p)
     p.add_argument("--lights-off", metavar="TIME", help="start of the analysed period: clock time (22:45, "
@@ -285,7 +288,8 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("demo", help="score the embedded demo night and compare with the expert",
                        description="Score the embedded Sleep-EDF SC4001 excerpt and print agreement with the expert.")
     p.add_argument("--out", help="also write the hypnogram files here")
-    p.add_argument("--model", help="model file, .safetensors or .onnx (default: the embedded weights' ONNX twin)")
+    p.add_argument("--model", help="model file, .safetensors or .onnx, or an embedded model by name: psg "
+                                   "(default), eeg-eog, eeg")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("info", help="describe a model: architecture, parameters, FLOPs, training data",

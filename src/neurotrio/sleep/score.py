@@ -295,7 +295,8 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
         psg: the recording: an EDF/EDF+/EDF+D/BDF path, an ``mne.io.Raw`` (as YASA users hold), or a
             :class:`neurotrio.sleep.sources.PSGArray` (a NumPy array with its rate, channel names and unit).
         model: a :class:`SleepModel` or :class:`OnnxSleepModel`, a model file (``.safetensors`` runs in
-            torch, ``.onnx`` in onnxruntime without importing torch), or None: the embedded model
+            torch, ``.onnx`` in onnxruntime without importing torch), an embedded model's name ("psg",
+            "eeg-eog", "eeg"; :mod:`neurotrio.sleep.embedded`), or None: the embedded model
             matching the channels present (:func:`neurotrio.sleep.embedded.choose_embedded`: the
             4-channel PSG model, else EEG + EOG, else EEG only; one error line naming the missing
             channels when none fits).
@@ -375,10 +376,14 @@ def _source_name(source: Any) -> str:
 def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
                 aliases: Mapping[str, str] | None) -> tuple[AnyModel, str]:
     """The model to score with and its name; None picks the embedded model for the channels present."""
+    from neurotrio.sleep.embedded import EMBEDDED, choose_embedded, describe_embedded, embedded_model
+
+    if isinstance(model, str) and model in {m.name for m in EMBEDDED} and not Path(model).exists():
+        chosen = embedded_model(model)  # an embedded model by name: psg, eeg-eog, eeg
+        return load_any_model(chosen.file()), f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)})"
     if model is not None:
         m = load_any_model(model)
         return m, f"model {Path(m.path).name}" if getattr(m, "path", None) else "the given model"
-    from neurotrio.sleep.embedded import EMBEDDED, choose_embedded, describe_embedded
     from neurotrio.sleep.sources import PSGArray, has_channel
 
     if channels:  # the user names the inputs: the embedded model with that many
