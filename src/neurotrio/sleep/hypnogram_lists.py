@@ -203,8 +203,8 @@ def read_stage_table(path: str | Path, rows: list[list[str]], epoch_s: float | N
             stages.append(code)
     onsets, start, clock_only = _onsets(path, body, first, on_col, ep_col, epoch_s, start)
     if on_col is None and not epoch_s:
-        raise InputError(path, "a per-epoch stage list does not say its epoch length: state it (epoch_s, e.g. 30 "
-                               "for 30-s epochs, 20 or 5 for older scorings)")
+        raise InputError(path, "a per-epoch stage list does not say its epoch length: state it (epoch_s=30; "
+                               "CLI --reference-epoch-s 30; 20 or 5 for older scorings)")
     if dur_col is not None:
         durations = [parse_float(path, r[dur_col], n) for n, r in enumerate(body, first)]
     else:
