@@ -23,6 +23,8 @@ _EXPORTS = {
     "export_onnx": "export", "run_demo": "demo",
     "load_psg": "edf", "iter_psg_chunks": "edf", "DEFAULT_CHANNELS": "edf",
     "read_hypnogram": "hypnogram", "write_hypnogram_edf": "hypnogram",
+    "read_expert_hypnogram": "hypnogram_formats", "ExpertHypnogram": "hypnogram_align",
+    "align_to_epochs": "hypnogram_align", "sleep_statistics": "statistics", "parse_time_of_night": "statistics",
     "load_sleepedf": "sleepedf", "find_records": "sleepedf", "prepare_record": "sleepedf",
     "fetch_sleepedf": "fetch",
 }
