@@ -22,6 +22,7 @@ _EXPORTS = {
     "SleepStager": "stream", "EpochStage": "stream",
     "export_onnx": "export", "run_demo": "demo",
     "load_psg": "edf", "iter_psg_chunks": "edf", "DEFAULT_CHANNELS": "edf",
+    "stage_night": "score", "StagedNight": "score", "PSGArray": "sources",
     "read_hypnogram": "hypnogram", "write_hypnogram_edf": "hypnogram",
     "read_expert_hypnogram": "hypnogram_formats", "ExpertHypnogram": "hypnogram_align",
     "align_to_epochs": "hypnogram_align", "sleep_statistics": "statistics", "parse_time_of_night": "statistics",
