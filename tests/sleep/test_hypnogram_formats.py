@@ -328,3 +328,14 @@ def test_mutated_text_and_xml_hypnograms_fail_cleanly(tmp_path):
             align_to_epochs(read_expert_hypnogram(path, epoch_s=30), T0, np.arange(100) * 30.0)
         except InputError as err:
             assert "\n" not in str(err)
+
+
+def test_a_text_file_without_any_stage_lists_the_accepted_layouts(tmp_path):
+    path = write(tmp_path / "notes.txt", "patient slept well\nno complaints\n")
+    with pytest.raises(InputError, match="notes.txt: no line holds a sleep stage.*accepted hypnogram layouts"):
+        read_expert_hypnogram(path, epoch_s=30)
+
+
+def test_edf_plus_with_20_s_epochs_is_resampled(tmp_path):
+    path = write_synthetic_hypnogram(tmp_path / "h.edf", ["W", "N1", "N2", "N2", "N3", "REM"], epoch_s=20)
+    np.testing.assert_array_equal(labels_of(path, 4, DEFAULT_START), [0, 2, 2, 4])

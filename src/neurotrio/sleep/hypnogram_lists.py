@@ -190,6 +190,8 @@ def read_stage_table(path: str | Path, rows: list[list[str]], epoch_s: float | N
     cells = [(n, r[col] if col < len(r) else "") for n, r in enumerate(body, first)]
     numbers = {int(float(c)) for _, c in cells if _INT.match(c)}
     table = code_table(numbers, codes, path) if numbers else {}
+    if not any(_INT.match(c) or name_code(c) is not None for _, c in cells):
+        raise refuse_layout(path, f"no line holds a sleep stage (first: {cells[0][1][:40]!r})")
     stages = []
     for n, c in cells:
         if _INT.match(c):
