@@ -339,3 +339,9 @@ def test_a_text_file_without_any_stage_lists_the_accepted_layouts(tmp_path):
 def test_edf_plus_with_20_s_epochs_is_resampled(tmp_path):
     path = write_synthetic_hypnogram(tmp_path / "h.edf", ["W", "N1", "N2", "N2", "N3", "REM"], epoch_s=20)
     np.testing.assert_array_equal(labels_of(path, 4, DEFAULT_START), [0, 2, 2, 4])
+
+
+def test_a_stage_list_given_its_clock_start(tmp_path):
+    path = write(tmp_path / "h.txt", "W\nN2\n")
+    hyp = read_expert_hypnogram(path, epoch_s=30, start=T0 + dt.timedelta(seconds=60))
+    np.testing.assert_array_equal(align_to_epochs(hyp, T0, np.arange(4) * 30.0), [-1, -1, 0, 2])
