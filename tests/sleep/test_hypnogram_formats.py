@@ -345,3 +345,20 @@ def test_a_stage_list_given_its_clock_start(tmp_path):
     path = write(tmp_path / "h.txt", "W\nN2\n")
     hyp = read_expert_hypnogram(path, epoch_s=30, start=T0 + dt.timedelta(seconds=60))
     np.testing.assert_array_equal(align_to_epochs(hyp, T0, np.arange(4) * 30.0), [-1, -1, 0, 2])
+
+
+@pytest.mark.parametrize("text,start", [
+    # YASA 0.8.1 Hypnogram(..., start=...).hypno.to_csv(): clock index
+    ("Time,Stage\n2021-03-04 22:00:30,WAKE\n2021-03-04 22:01:00,N1\n2021-03-04 22:01:30,REM\n",
+     dt.datetime(2021, 3, 4, 22, 0, 30)),
+    # YASA as_events().to_csv(): onset/duration/description, read like MNE's CSV
+    ("epoch,onset,duration,value,description\n0,0.0,30.0,0,WAKE\n1,30.0,30.0,1,N1\n2,60.0,30.0,4,REM\n", None),
+    # a stage column preferred to a 'value' column
+    ("epoch,value,stage\n0,0,W\n1,1,N1\n2,4,REM\n", None),
+])
+def test_yasa_exports(tmp_path, text, start):
+    path = write(tmp_path / "yasa.csv", text)
+    hyp = read_expert_hypnogram(path, epoch_s=30)
+    assert hyp.start == start
+    expected = [-1, 0, 1, 4] if start else [0, 1, 4, -1]
+    np.testing.assert_array_equal(align_to_epochs(hyp, T0, np.arange(4) * 30.0), expected)

@@ -120,9 +120,10 @@ def code_table(values: set[int], codes: CodeSystem | None, path: str | Path) -> 
 
 
 def _find(header: list[str], names: Sequence[str]) -> int | None:
-    for i, h in enumerate(header):
-        if h in names:
-            return i
+    """Index of the first of ``names`` (in their order of preference) that the header holds."""
+    for name in names:
+        if name in header:
+            return header.index(name)
     return None
 
 
