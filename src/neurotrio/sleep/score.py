@@ -269,6 +269,9 @@ def reference_labels(reference: Any, n_epochs: int | None = None, epoch_s: float
         psg_start = edf_start_time(psg)[0]
     if psg_start is None and psg is None:
         psg_start = hyp.start  # no recording clock: the hypnogram starts with the recording
+        if hyp.start is not None:
+            log.warning("%s: no recording start given (psg= or psg_start=): the hypnogram's own start %s is "
+                        "taken as the recording's", Path(hyp.source).name, hyp.start)
     off, on = expert_period(hyp, psg_start, onset, epoch_s, lights_off_s, lights_on_s, hyp.source)
     labels = align_to_epochs(hyp, psg_start, onset, epoch_s, hyp.source)
     middle = onset + epoch_s / 2
