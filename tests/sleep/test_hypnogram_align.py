@@ -157,3 +157,12 @@ def test_reference_labels_refuse_a_hypnogram_that_stops_early():
 
     with pytest.raises(InputError, match="h.txt: hypnogram does not cover the recording: 3 of 6"):
         reference_labels(hyp(runs([0, 1, 2])), 6, psg_start=T0)
+
+
+def test_reference_labels_without_a_recording_clock_say_so(caplog):
+    from neurotrio.sleep.score import reference_labels
+
+    with caplog.at_level("WARNING"):
+        labels, _ = reference_labels(hyp(runs([0, 1])), 2, trim_wake_min=None)
+    np.testing.assert_array_equal(labels, [0, 1])
+    assert "no recording start given" in caplog.text and "h.txt" in caplog.text
