@@ -21,9 +21,10 @@ import numpy as np
 
 from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.core.prefetch import read_ahead as _read_ahead
+from neurotrio.sleep.compare import agreement, compare_with_expert, night_statistics, note_in_sample
 from neurotrio.sleep.outputs import format_agreement
 from neurotrio.sleep.result import ScoreResult
-from neurotrio.sleep.spec import DEFAULT_ONNX, STAGES, robust_stats
+from neurotrio.sleep.spec import DEFAULT_ONNX, robust_stats
 
 if TYPE_CHECKING:  # both imported lazily: torch is loaded only for a torch model
     from neurotrio.sleep.model import SleepModel
@@ -280,13 +281,6 @@ def reference_labels(reference: Any, n_epochs: int | None = None, epoch_s: float
     return labels, select_epochs(labels, trim)
 
 
-def agreement(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
-    """Accuracy, macro-F1, Cohen's kappa, per-class F1 and confusion matrix (rows: expert)."""
-    from neurotrio.core.metrics import classification_report
-
-    return classification_report(y_true, y_pred, list(STAGES))
-
-
 def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_dir: str | Path | None = None,
                     reference: Any = None, channels: Sequence[str] | None = None,
                     aliases: Mapping[str, str] | None = None, trim_wake_min: float | None = 30.0,
@@ -354,9 +348,9 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     result.lights_off_s, result.lights_on_s = analysed_period(lights_off, lights_on, night.start, result.onset_s,
                                                               result.epoch_s)
     if hyp is not None:
-        _compare(result, hyp, _source_name(reference), trim_wake_min)
-    _note_in_sample(result, model)
-    result.statistics = _statistics(result)
+        compare_with_expert(result, hyp, _source_name(reference), trim_wake_min)
+    note_in_sample(result, model)
+    result.statistics = night_statistics(result)
     if out_dir is not None:
         t1 = time.perf_counter()
         result.files = write_outputs(result, _source_name(psg), out_dir, plot, model)
@@ -399,91 +393,6 @@ def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
     else:  # a source of another kind: stage_night says what it accepts
         chosen = EMBEDDED[0]
     return load_any_model(chosen.file()), f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)})"
-
-
-def _compare(result: ScoreResult, hyp: Any, name: str, trim_wake_min: float | None) -> None:
-    """Align the expert's stages to the epochs by clock time and compare on the analysed period.
-
-    The period is lights-off..lights-on when given; otherwise, when the expert's scoring starts later than
-    the recording by its own clock (scored from lights-off), the expert's scored span, which then becomes
-    the analysed period of the statistics too (see
-    :func:`neurotrio.sleep.hypnogram.expert_period`).
-    """
-    from neurotrio.sleep.hypnogram import align_to_epochs, expert_period
-    from neurotrio.sleep.sleepedf import select_epochs
-
-    labels = np.asarray(align_to_epochs(hyp, result.start, result.onset_s, result.epoch_s, name), np.int64)
-    off, on = expert_period(hyp, result.start, result.onset_s, result.epoch_s, result.lights_off_s,
-                            result.lights_on_s, name)
-    first, end = float(result.onset_s[0]), float(result.onset_s[-1]) + result.epoch_s
-    if result.lights_off_s is None and abs(off - first) > 1e-6:
-        result.lights_off_s = off
-        result.notes.append(f"analysed period starts where the expert's scoring starts ({_span_words(result)}); "
-                            "give --lights-off/--lights-on to choose it")
-    if result.lights_on_s is None and abs(on - end) > 1e-6:
-        result.lights_on_s = on
-    result.reference = labels
-    span = _in_span(result)
-    trim = None if trim_wake_min is None else int(round(trim_wake_min * 60 / result.epoch_s))
-    keep = select_epochs(np.where(span, labels, -1), trim)
-    if keep.size == 0:
-        raise InputError(name, "the expert scored no epoch of the recording inside the analysed period "
-                               f"({_span_words(result)})")
-    result.compared = keep
-    result.metrics = agreement(labels[keep], result.stages[keep])
-    result.metrics["compared"] = ("expert-scored epochs" + (f", {_span_words(result)}" if not span.all() else "")
-                                  + (f", sleep period +- {trim_wake_min:g} min of wake"
-                                     if trim_wake_min is not None else ""))
-
-
-def _in_span(result: ScoreResult) -> np.ndarray:
-    """bool (n_epochs,): epochs whose middle lies in the analysed period (the rule of
-    :func:`neurotrio.sleep.statistics.sleep_statistics`)."""
-    mid = result.onset_s + result.epoch_s / 2
-    ok = np.ones(mid.size, bool)
-    if result.lights_off_s is not None:
-        ok &= mid >= result.lights_off_s
-    if result.lights_on_s is not None:
-        ok &= mid < result.lights_on_s
-    return ok
-
-
-def _span_words(result: ScoreResult) -> str:
-    from neurotrio.sleep.outputs import span_text
-
-    return span_text(result)
-
-
-def _note_in_sample(result: ScoreResult, model: AnyModel) -> None:
-    """Say so when epochs scored (and compared) were the model's own training data."""
-    from neurotrio.sleep.embedded import in_sample_note, trained_epochs_in
-
-    seen = trained_epochs_in(model, result.start, result.onset_s, result.epoch_s)
-    if result.metrics is not None and result.compared is not None:
-        n_seen = int(seen[result.compared].sum())
-        if n_seen:
-            result.notes.append(in_sample_note(model, n_seen, int(result.compared.size)))
-            rest = result.compared[~seen[result.compared]]
-            result.metrics["in_sample_epochs"] = n_seen
-            if rest.size:
-                other = agreement(result.reference[rest], result.stages[rest])
-                result.metrics["held_out"] = {k: other[k] for k in ("n", "accuracy", "macro_f1", "kappa")}
-                result.notes.append(f"on the other {rest.size} compared epochs: accuracy {other['accuracy']:.3f}  "
-                                    f"macro-F1 {other['macro_f1']:.3f}  kappa {other['kappa']:.3f}")
-    elif seen.any():
-        result.notes.append(in_sample_note(model, int(seen.sum()), int(seen.size), "staged epochs"))
-
-
-def _statistics(result: ScoreResult) -> dict[str, dict[str, Any] | None]:
-    """Sleep statistics of the predicted and (when given) the expert hypnogram on the analysed period."""
-    from neurotrio.sleep.statistics import sleep_statistics
-
-    kw = {"onset_s": result.onset_s, "epoch_s": result.epoch_s, "lights_off_s": result.lights_off_s,
-          "lights_on_s": result.lights_on_s}
-    out: dict[str, dict[str, Any] | None] = {"predicted": sleep_statistics(result.stages, **kw)}
-    if result.reference is not None:
-        out["expert"] = sleep_statistics(result.reference, **kw)
-    return out
 
 
 def edf_start(path: str | Path) -> datetime.datetime | None:
