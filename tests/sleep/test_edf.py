@@ -82,3 +82,16 @@ def test_channel_matching_case_aliases_and_user_map(psg_path, tmp_path):
     other = write_synthetic_psg(tmp_path / "o.edf", n_epochs=2, channels=("Fpz-Cz", "Pz-Oz", "EOG", "EMG chin"))
     assert load_psg(other).source_channels == ("Fpz-Cz", "Pz-Oz", "EOG", "EMG chin")
     assert resolve_channels(["A", "EOG(L)"], ["EOG horizontal"], "x.edf") == ["EOG(L)"]
+
+
+def test_bdf_is_read_through_mne_like_the_edf(psg_path, tmp_path):
+    import edfio
+
+    edf = edfio.read_edf(psg_path)
+    signals = [edfio.BdfSignal(s.data, s.sampling_frequency, label=s.label, physical_dimension="uV",
+                               physical_range=(s.physical_min, s.physical_max)) for s in edf.signals]
+    edfio.Bdf(signals, data_record_duration=edf.data_record_duration).write(tmp_path / "night.bdf")
+    assert read_edf_header(tmp_path / "night.bdf").is_bdf
+    bdf = load_psg(tmp_path / "night.bdf")
+    assert bdf.native_sfreq_hz == (100.0, 100.0, 100.0, 1.0)
+    np.testing.assert_allclose(bdf.data, load_psg(psg_path).data, atol=0.05)  # 24-bit vs 16-bit steps

@@ -1,5 +1,5 @@
 """The shared sleep cases at the staging level (stage_night): 01-edfplusD-gap.edf, 05-emg-pmin-eq-pmax.edf,
-08-duplicate-label.edf against base.edf (right values in ../shared/cases/README.md); and MNE's warnings.
+08-duplicate-label.edf against base.edf (right values in ../shared/cases/README.md); and reader warnings.
 
 Skipped when ../shared/cases is absent (set NEUROTRIO_SHARED_CASES).
 """
@@ -82,9 +82,9 @@ def test_08_duplicate_label_names_both_signals_or_reads_the_one_chosen(cases, ba
     assert not np.allclose(other.proba, base.proba, atol=1e-3)
 
 
-def test_mne_warnings_are_passed_on_not_silenced(tmp_path, caplog) -> None:
-    """A file holding one whole record more than its header says: MNE warns (and would read it); the
-    warning reaches the log, and only the header's records are staged."""
+def test_reader_warnings_are_passed_on_not_silenced(tmp_path, caplog) -> None:
+    """A file holding one whole record more than its header says: the reader (edfio for EDF, MNE for BDF)
+    warns and would read it; the warning reaches the log, and only the header's records are staged."""
     from tests.sleep.synthetic import write_synthetic_psg
 
     path = write_synthetic_psg(tmp_path / "extra.edf", n_epochs=3)
@@ -96,4 +96,4 @@ def test_mne_warnings_are_passed_on_not_silenced(tmp_path, caplog) -> None:
     with caplog.at_level("WARNING"):
         night = stage_night(path)
     assert night.proba.shape[0] == 3
-    assert "extra.edf: MNE: Number of records from the header does not match the file size" in caplog.text
+    assert "extra.edf: edfio: EDF header indicates 3 data records, but file contains 4 records" in caplog.text
