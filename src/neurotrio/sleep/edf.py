@@ -286,7 +286,8 @@ class _Reader(ChannelReader):
         if self.header.is_bdf:
             raw, col = self._raws[rate]
             return raw.get_data(picks=[col[s] for s in sources], start=a, stop=min(b, raw.n_times))
-        return np.stack([self._signals[s].get_data_slice(a / rate, b / rate) for s in sources])
+        rows = [self._signals[s].get_data_slice(a / rate, b / rate) for s in sources]
+        return rows[0][None] if len(rows) == 1 else np.stack(rows)
 
 
 def _check_calibration(path: Path, channels: Sequence[str], index: Sequence[int], chosen: Sequence,
