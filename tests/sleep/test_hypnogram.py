@@ -78,3 +78,10 @@ def test_coverage_rule():
 
 def test_stages_constant():
     assert STAGES == ("W", "N1", "N2", "N3", "REM") and UNKNOWN == -1
+
+
+def test_read_hypnogram_reads_mne_csv_without_pandas(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("onset,duration,description\n1989-04-25 03:43:00.000000,60.0,Sleep stage 1\n"
+                    "1989-04-25 03:44:00.000000,30.0,Sleep stage W\n")
+    assert read_hypnogram(path) == [(0.0, 60.0, "Sleep stage 1"), (60.0, 30.0, "Sleep stage W")]

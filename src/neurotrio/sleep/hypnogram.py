@@ -37,7 +37,7 @@ from neurotrio.sleep.hypnogram_align import (  # re-exported: the expert-hypnogr
 from neurotrio.sleep.spec import STAGES
 
 __all__ = ["STAGES", "UNKNOWN", "stage_code", "read_hypnogram", "stage_labels", "covered_epochs", "check_coverage",
-           "write_annotations_edf", "write_hypnogram_edf", "ACCEPTED_LAYOUTS", "ANONYMOUS_DATE", "GRID_TOLERANCE",
+           "write_annotations_edf", "write_hypnogram_edf", "read_mne_csv", "ACCEPTED_LAYOUTS", "ANONYMOUS_DATE", "GRID_TOLERANCE",
            "ExpertHypnogram", "StageInterval", "align_to_epochs", "expert_period", "refuse_layout",
            "scoring_epoch_s", "start_offset_s"]
 
@@ -93,18 +93,65 @@ def read_hypnogram(path: str | Path) -> list[Annotation]:
         from neurotrio.sleep.edfheader import read_edf_header
 
         read_edf_header(path)  # refuses non-EDF, corrupt or truncated files with a clear message
-    try:
-        annotations = mne.read_annotations(path)
-    except Exception as exc:  # MNE raises many types on foreign or corrupt files
-        raise InputError(path, f"not a readable EDF+ hypnogram ({type(exc).__name__}: {exc})") from exc
-    out = [(float(o), float(d), str(t)) for o, d, t in zip(annotations.onset, annotations.duration,
-                                                          annotations.description)]
+    if path.suffix.lower() == ".csv":  # MNE reads its CSV with pandas, which is not a dependency
+        out = read_mne_csv(path)[1]
+    else:
+        try:
+            annotations = mne.read_annotations(path)
+        except Exception as exc:  # MNE raises many types on foreign or corrupt files
+            raise InputError(path, f"not a readable EDF+ hypnogram ({type(exc).__name__}: {exc})") from exc
+        out = [(float(o), float(d), str(t)) for o, d, t in zip(annotations.onset, annotations.duration,
+                                                              annotations.description)]
     if not any(stage_code(t) is not None for _, _, t in out):
         found = sorted({t for _, _, t in out})[:8]
         raise InputError(path, "no sleep-stage annotations (expected e.g. 'Sleep stage W', 'N2', 'REM'); "
                                f"found: {', '.join(found) if found else 'no annotations at all'}. "
                                "Is this the PSG file instead of the hypnogram?")
     return out
+
+
+def read_mne_csv(path: str | Path) -> tuple[dt.datetime | None, list[Annotation]]:
+    """Read MNE's annotation CSV (``onset,duration,description[,ch_names,...]``) with the standard library.
+
+    MNE writes onsets as seconds, or, for annotations with an ``orig_time``, as date-times
+    (``2021-03-04 22:00:00.000000``); then, as ``mne.read_annotations`` does, the first row's time is the
+    start and onsets count from it. Written by hand because MNE's own reader needs pandas.
+
+    Returns:
+        (start or None, ``[(onset_s, duration_s, description), ...]`` in file order).
+
+    Raises:
+        InputError: naming the file: no onset/duration/description header, a short row, a bad number or time.
+    """
+    import csv
+
+    path = Path(path)
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
+    header = [c.strip().lower() for c in rows[0]] if rows else []
+    if not {"onset", "duration", "description"} <= set(header):
+        raise InputError(path, "not an MNE annotation CSV: the first line must name onset, duration, description")
+    io_, id_, ix = header.index("onset"), header.index("duration"), header.index("description")
+    start, out = None, []
+    for n, row in enumerate(rows[1:], 2):
+        if len(row) < len(header):
+            raise InputError(path, f"line {n}: expected {len(header)} fields ({','.join(header)}), got {len(row)}")
+        try:
+            onset = row[io_].strip()
+            if re.match(r"^\d{4}-\d\d-\d\d", onset):
+                t = dt.datetime.fromisoformat(onset)
+                t = t if t.tzinfo is None else t.astimezone(dt.timezone.utc).replace(tzinfo=None)
+                start = start or t
+                onset_s = (t - start).total_seconds()
+            else:
+                onset_s = float(onset)
+            duration = float(row[id_])
+        except ValueError:
+            raise InputError(path, f"line {n}: not a number or date-time: {row[io_][:40]!r}, {row[id_][:20]!r}") from None
+        if not (np.isfinite(onset_s) and np.isfinite(duration)):
+            raise InputError(path, f"line {n}: onset and duration must be finite")
+        out.append((onset_s, duration, row[ix].strip()))
+    return start, out
 
 
 def stage_labels(annotations: Sequence[Annotation], n_epochs: int, epoch_s: float = 30.0) -> np.ndarray:

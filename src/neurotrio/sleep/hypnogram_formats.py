@@ -26,7 +26,6 @@ a negative code is ambiguous (4 is N3 in R&K, REM in AASM) and refused unless ``
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +35,10 @@ from neurotrio.sleep.hypnogram import (  # align_to_epochs, expert_period: re-ex
     align_to_epochs,
     expert_period,
     read_hypnogram,
+    read_mne_csv,
     refuse_layout,
 )
 from neurotrio.sleep.hypnogram_lists import (
-    CLOCK,
     CodeSystem,
     parse_float,
     read_stage_table,
@@ -152,7 +151,7 @@ def _read_text_layout(path: Path, text: str, epoch_s: float | None, start: dt.da
         raise InputError(path, "the hypnogram file is empty")
     header = [c.lower() for c in rows[0]]
     if {"onset", "duration", "description"} <= set(header):
-        return _read_mne_csv(path, header, rows[1:])
+        return _read_mne_csv(path)
     return read_stage_table(path, rows, epoch_s, start, codes)
 
 
@@ -173,21 +172,8 @@ def _read_mne_txt(path: Path, text: str) -> ExpertHypnogram:
     return _mne_table(path, triples, start, "mne-txt")
 
 
-def _read_mne_csv(path: Path, header: list[str], rows: list[list[str]]) -> ExpertHypnogram:
-    io_, id_, ix = header.index("onset"), header.index("duration"), header.index("description")
-    start = None
-    triples = []
-    for n, row in enumerate(rows, 2):
-        if len(row) < len(header):
-            raise InputError(path, f"line {n}: expected {len(header)} fields ({','.join(header)}), got {len(row)}")
-        onset = row[io_]
-        if CLOCK.match(onset) or re.match(r"^\d{4}-\d\d-\d\d", onset):
-            t = _datetime(path, onset, n)
-            start = start or t
-            onset_s = (t - start).total_seconds()
-        else:
-            onset_s = parse_float(path, onset, n)
-        triples.append((onset_s, parse_float(path, row[id_], n), row[ix]))
+def _read_mne_csv(path: Path) -> ExpertHypnogram:
+    start, triples = read_mne_csv(path)
     return _mne_table(path, triples, start, "mne-csv")
 
 
