@@ -9,8 +9,9 @@ warm-up run each (imports done, file in the page cache), in this one process. Bo
 cores (``--threads``, default all): torch's threads for neurotrio (which stages batches on them), and
 for YASA the OpenMP/BLAS threads its feature extraction and LightGBM classifier use.
 
-* neurotrio: ``stage_recording`` (chunked EDF reading with MNE, EEG Fpz-Cz + EEG Pz-Oz + EOG + EMG at
-  100 Hz, fused ULW-SleepNet, embedded weights) in onnxruntime with the shipped ``.onnx`` twin of the
+* neurotrio: ``stage_recording`` (= ``stage_night``: chunked EDF reading with edfio from a memory map, only
+  the model's four channels at their native rates, EEG Fpz-Cz + EEG Pz-Oz + EOG + EMG brought to 100 Hz; no
+  MNE import, fused ULW-SleepNet, embedded weights) in onnxruntime with the shipped ``.onnx`` twin of the
   weights (the default of ``neurotrio sleep score``; torch is never imported) and in torch with the
   ``.safetensors`` file, plus the full ``score_recording`` with CSV/EDF+/PNG.
 * YASA 0.8.1: ``mne.io.read_raw_edf`` (EEG Fpz-Cz, EOG horizontal, EMG submental) and
