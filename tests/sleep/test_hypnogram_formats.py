@@ -286,14 +286,33 @@ def test_pandas_written_csv_with_an_unnamed_index_column(tmp_path):
     np.testing.assert_array_equal(labels_of(path, 3, epoch_s=30), [0, 2, 4])
 
 
-def test_embedded_model_on_base_case_through_the_library(cases):
-    """base.edf + base-hyp.edf (and 12-mne-annotations.csv): 240 epochs compared, kappa 0.674 (cases README)."""
+def _base_in_other_layouts(cases: Path) -> dict[str, dict]:
+    """base-hyp.edf's 240 labels rewritten as an R&K number list, 10-s names, NSRR XML (clock 03:43:00)."""
+    from neurotrio.sleep.score import reference_labels
+
+    lab, _ = reference_labels(cases / "base-hyp.edf", 240, psg=cases / "base.edf", trim_wake_min=None)
+    names, rk = ("W", "N1", "N2", "N3", "REM"), (0, 1, 2, 3, 5)
+    write(cases / "base-rk.txt", "".join(f"{rk[c]}\n" for c in lab))
+    write(cases / "base-10s.txt", "".join(f"{names[c]}\n" * 3 for c in lab))
+    concept = ("Wake|0", "Stage 1 sleep|1", "Stage 2 sleep|2", "Stage 3 sleep|3", "REM sleep|5")
+    events = "".join(f"<ScoredEvent><EventType>Stages|Stages</EventType><EventConcept>{concept[c]}</EventConcept>"
+                     f"<Start>{i * 30}</Start><Duration>30.0</Duration></ScoredEvent>" for i, c in enumerate(lab))
+    write(cases / "base-nsrr.xml", "<PSGAnnotation><EpochLength>30</EpochLength><ScoredEvents><ScoredEvent><EventType/>"
+          "<EventConcept>Recording Start Time</EventConcept><Start>0</Start><Duration>7200</Duration>"
+          f"<ClockTime>00.00.00 03.43.00</ClockTime></ScoredEvent>{events}</ScoredEvents></PSGAnnotation>")
+    return {"base-hyp.edf": {}, "12-mne-annotations.csv": {}, "base-rk.txt": {"reference_epoch_s": 30},
+            "base-10s.txt": {"reference_epoch_s": 10}, "base-nsrr.xml": {}}
+
+
+def test_embedded_model_on_base_case_in_every_layout(cases):
+    """base.edf + base-hyp.edf (and 12-mne-annotations.csv, and the same scoring as an R&K list, 10-s names,
+    NSRR XML): 240 epochs compared, kappa 0.674 with today's embedded model (cases README)."""
     from neurotrio.sleep.score import agreement, reference_labels, stage_recording
 
     proba, onset = stage_recording(cases / "base.edf")
     stages = proba.argmax(1)
-    for ref in ("base-hyp.edf", "12-mne-annotations.csv"):
-        labels, keep = reference_labels(cases / ref, onset_s=onset, psg=cases / "base.edf")
+    for ref, kw in _base_in_other_layouts(cases).items():
+        labels, keep = reference_labels(cases / ref, onset_s=onset, psg=cases / "base.edf", **kw)
         metrics = agreement(labels[keep], stages[keep])
         assert (metrics["n"], round(metrics["kappa"], 3)) == (240, 0.674), ref
 
