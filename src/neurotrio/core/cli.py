@@ -51,6 +51,11 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `neurotrio ... | head`: the reader left; stop quietly, as `cat` does
+        # Python's documented recipe (signal docs, "Note on SIGPIPE"): point stdout at devnull so the
+        # interpreter's final flush does not raise a second time.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a bare traceback
         if os.environ.get("NEUROTRIO_DEBUG"):
             traceback.print_exc()
