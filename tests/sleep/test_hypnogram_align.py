@@ -166,3 +166,9 @@ def test_reference_labels_without_a_recording_clock_say_so(caplog):
         labels, _ = reference_labels(hyp(runs([0, 1])), 2, trim_wake_min=None)
     np.testing.assert_array_equal(labels, [0, 1])
     assert "no recording start given" in caplog.text and "h.txt" in caplog.text
+
+
+def test_expert_period_of_a_clockless_hypnogram_whose_first_onset_is_lights_off():
+    # MNE CSV in seconds (no clock): scoring starts at 60 s and ends at 180 s of a 10-epoch recording
+    h = hyp([(60.0, 60.0, 0), (120.0, 60.0, 2)], start=None)
+    assert expert_period(h, T0, np.arange(10) * 30.0) == (60.0, 180.0)

@@ -222,9 +222,10 @@ def expert_period(hyp: ExpertHypnogram, psg_start: dt.datetime | None, onset_s: 
     """The period on which the expert is compared, and the check that the expert covers it.
 
     Rule: the period is ``[lights_off_s, lights_on_s]`` (seconds from the recording start). A bound not
-    given is the recording's first epoch onset / last epoch end, except when the hypnogram starts later
-    than the recording by its own clock (scoring began at lights-off, as labs often export it): then the
-    expert's scored span (first stage interval start, last end) gives the missing bounds. Every staged
+    given is the recording's first epoch onset / last epoch end, except when the expert's first stage
+    interval starts after the recording's first epoch, by the hypnogram's clock or by its first onset
+    (scoring began at lights-off, as labs often export it): then the expert's scored span (first stage
+    interval start, last end) gives the missing bounds. Every staged
     epoch whose middle lies in the period must lie under an expert interval (a "?", movement or unscored
     interval counts: it is an explicit "not scored" mark); a hypnogram that starts with the recording and
     stops early is refused, unless ``lights_on_s`` says the scoring ends there.
@@ -240,7 +241,7 @@ def expert_period(hyp: ExpertHypnogram, psg_start: dt.datetime | None, onset_s: 
     onset = np.asarray(onset_s, dtype=np.float64).ravel()
     offset = start_offset_s(hyp, psg_start, path)
     first, last = hyp.span_s()
-    later = hyp.start is not None and offset + first > GRID_TOLERANCE * epoch_s
+    later = offset + first > onset[0] + GRID_TOLERANCE * epoch_s
     off = lights_off_s if lights_off_s is not None else (max(offset + first, onset[0]) if later else onset[0])
     on = lights_on_s if lights_on_s is not None else (min(offset + last, onset[-1] + epoch_s) if later
                                                       else onset[-1] + epoch_s)
