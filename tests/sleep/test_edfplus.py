@@ -101,3 +101,28 @@ def test_edf_plus_c_whose_onsets_jump_is_staged_on_the_onsets_with_a_warning(fil
         night = stage_night(lying, model)
     np.testing.assert_array_equal(night.onset_s, onsets)
     assert "header says EDF+C but the record onsets jump 1 time(s)" in caplog.text
+
+
+def test_mangled_time_keeping_is_refused_cleanly(files, tmp_path) -> None:
+    """Random bytes written over the EDF Annotations signal: an InputError or a valid reading, nothing else."""
+    from neurotrio.core.errors import NeurotrioError
+
+    _, gap, _, _ = files
+    header = read_edf_header(gap)
+    ann = next(i for i, s in enumerate(header.signals) if s.is_annotation)
+    first = header.header_bytes + sum(s.n_samples for s in header.signals[:ann]) * 2
+    rng = np.random.default_rng(0)
+    base = gap.read_bytes()
+    for k in range(40):
+        data = bytearray(base)
+        r = int(rng.integers(header.n_records))
+        at = first + r * header.record_bytes + int(rng.integers(8))
+        data[at:at + 4] = bytes(rng.choice(list(b"+-.0123456789\x14\x00x "), 4).tolist())
+        path = tmp_path / f"m{k}.edf"
+        path.write_bytes(bytes(data))
+        try:
+            reader = open_edf(path)
+        except NeurotrioError:
+            continue
+        onsets = [p.onset_s for p in reader.pieces]
+        assert onsets == sorted(onsets) and all(np.isfinite(onsets))

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.edf import _check_waveform_rates, open_edf, resolve_signals
+from neurotrio.sleep.channels import _check_waveform_rates, resolve_signals
+from neurotrio.sleep.edf import open_edf
 from neurotrio.sleep.signals import ChannelReader, Piece, unit_scale
 
 
