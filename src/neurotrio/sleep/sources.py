@@ -129,7 +129,7 @@ def _raw_reader(raw: Any, channels: Sequence[str], sfreq_hz: float,
 
     names = list(raw.ch_names)
     volts = [ch["unit"] == FIFF.FIFF_UNIT_V for ch in raw.info["chs"]]
-    units = ["V" if v else "uV" for v in volts]
+    units = ["V" if v else "uV (assumed: MNE records no voltage unit)" for v in volts]
     scales = [1e6 if v else 1.0 for v in volts]
     fname = raw.filenames[0] if getattr(raw, "filenames", None) and raw.filenames[0] else None
     name = str(fname) if fname else "mne Raw"
