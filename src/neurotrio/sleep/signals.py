@@ -173,33 +173,46 @@ class ChannelReader:
         if out is None:
             out = np.empty((len(self.labels), n_out), dtype=np.float32)
         for rate, rows in self.groups.items():
-            env = [i for i in rows if self.envelope[i]]
-            plain = [i for i in rows if not self.envelope[i]]
-            pad = 0.0 if rate == self.sfreq_hz and not env else MARGIN_S
-            a = int(round(max(t0_s - pad, lo_s) * rate))
-            b = int(np.ceil((t1_s + pad) * rate))
+            if rate == self.sfreq_hz:  # at the model's rate: straight into ``out`` (no float64 copy)
+                a = int(round(t0_s * rate))
+                b = a + n_out if hi_s is None else min(a + n_out, int(round(hi_s * rate)))
+                for i in rows:
+                    if not self.envelope[i]:
+                        self._read_into(rate, self.source_index[i], a, b, self.scale[i], out[i])
+                rows = [i for i in rows if self.envelope[i]]
+                if not rows:
+                    continue
+            a = int(round(max(t0_s - MARGIN_S, lo_s) * rate))
+            b = int(np.ceil((t1_s + MARGIN_S) * rate))
             if hi_s is not None:
                 b = min(b, int(round(hi_s * rate)))
             uniq = list(dict.fromkeys(self.source_index[i] for i in rows))
             block = self._get(rate, uniq, a, b)
             where = {s: k for k, s in enumerate(uniq)}
+            plain = [i for i in rows if not self.envelope[i]]
             if plain:
+                lead = int(round((t0_s - a / rate) * self.sfreq_hz))
                 sub = block[[where[self.source_index[i]] for i in plain]]
-                if rate == self.sfreq_hz:
-                    y = sub[:, int(round((t0_s - a / rate) * rate)):][:, :n_out]
-                else:
-                    lead = int(round((t0_s - a / rate) * self.sfreq_hz))
-                    y = resample(sub, rate, self.sfreq_hz, n_out=lead + n_out)[:, lead:]
+                y = resample(sub, rate, self.sfreq_hz, n_out=lead + n_out)[:, lead:]
                 if y.shape[1] < n_out:  # a signal ends early: hold its last value
                     y = np.pad(y, ((0, 0), (0, n_out - y.shape[1])), mode="edge")
                 for k, i in enumerate(plain):
                     np.multiply(y[k], self.scale[i], out=out[i], casting="same_kind")
-            for i in env:
-                t_out = t0_s + np.arange(n_out) / self.sfreq_hz
-                y = rms_envelope(block[where[self.source_index[i]]], rate, a / rate, t_out)
-                np.multiply(y, self.scale[i], out=out[i], casting="same_kind")
+            for i in rows:
+                if self.envelope[i]:
+                    t_out = t0_s + np.arange(n_out) / self.sfreq_hz
+                    y = rms_envelope(block[where[self.source_index[i]]], rate, a / rate, t_out)
+                    np.multiply(y, self.scale[i], out=out[i], casting="same_kind")
         return out
 
+    def _read_into(self, rate: float, source: int, a: int, b: int, scale: float, out: np.ndarray) -> None:
+        """Samples ``a:b`` of one source channel times ``scale`` into the float32 row ``out`` (its length is
+        the span wanted; when the source ends early its last value is held)."""
+        x = self._get(rate, [source], a, b)[0]
+        n = min(x.size, out.size)
+        np.multiply(x[:n], scale, out=out[:n], casting="same_kind")
+        if n < out.size:
+            out[n:] = out[n - 1] if n else 0.0
 
 def check_finite(data: np.ndarray, channels: Sequence[str], labels: Sequence[str], name: str | Path | None,
                  check_flat: bool) -> None:
