@@ -112,9 +112,9 @@ class ChannelReader:
 
     Subclasses fill, in ``__init__``: ``name`` (the path or a description, for error messages),
     ``channels`` (model input names), ``labels`` (source labels read), ``rates`` (native Hz per row),
-    ``scale`` (factor to uV per row), ``sfreq_hz``, ``pieces``, ``start``, ``source_index`` (which source
-    channel each row reads; equal indices are read once) and ``aliased`` (rows whose label was found
-    through a name other than the input's own), then call :meth:`_plan`; and implement :meth:`_get`.
+    ``scale`` (factor to uV per row), ``units`` (declared unit per row, for messages), ``sfreq_hz``,
+    ``pieces``, ``start`` and ``source_index`` (which source channel each row reads; one channel may feed
+    several rows), then call :meth:`_plan`; and implement :meth:`_get` (and, for speed, :meth:`_read_into`).
     """
 
     name: str | Path | None
