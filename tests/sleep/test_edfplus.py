@@ -126,3 +126,16 @@ def test_mangled_time_keeping_is_refused_cleanly(files, tmp_path) -> None:
             continue
         onsets = [p.onset_s for p in reader.pieces]
         assert onsets == sorted(onsets) and all(np.isfinite(onsets))
+
+
+def test_an_mne_raw_of_an_edf_plus_d_file_gets_its_pieces_back(files) -> None:
+    """MNE 1.13 joins the records of an EDF+D file silently; the Raw is put back on the file's clock."""
+    import mne
+
+    _, gap, onsets, model = files
+    raw = mne.io.read_raw_edf(gap, preload=True, verbose="error")
+    assert raw.n_times == 8 * 3000 and not len(raw.annotations)  # joined, no BAD_ACQ_SKIP
+    night = stage_night(raw, model)
+    np.testing.assert_array_equal(night.onset_s, onsets)
+    with pytest.raises(InputError, match=r"gap.edf: this Raw comes from an EDF\+D file with 1 acquisition gap"):
+        stage_night(raw.copy().crop(0, 200), model)

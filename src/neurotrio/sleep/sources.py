@@ -8,7 +8,9 @@ stage the same samples the same way.
 - A path is read by :func:`neurotrio.sleep.edf.open_edf` (EDF+D record onsets honoured).
 - An ``mne.io.BaseRaw`` (what YASA users hold): channels whose unit MNE records as volts (EEG, EOG,
   EMG...) are converted to uV; other channels are taken as uV. Spans annotated ``BAD_ACQ_SKIP`` (MNE's
-  mark of an acquisition gap) are gaps: the pieces between them are staged on their own onsets.
+  mark of an acquisition gap) are gaps: the pieces between them are staged on their own onsets. A Raw
+  read by MNE from an EDF+D file with gaps (MNE 1.13 joins its records silently) gets the file's pieces
+  back from the file's time-keeping annotations, or is refused if it was cropped or resampled since.
   ``start`` is ``raw.info["meas_date"]`` without its time zone (MNE stores an EDF's clock as UTC).
 - A :class:`PSGArray`: data with its rate, channel names and declared unit.
 """
@@ -135,9 +137,36 @@ def _raw_reader(raw: Any, channels: Sequence[str], sfreq_hz: float,
     name = str(fname) if fname else "mne Raw"
     start = raw.info["meas_date"]
     start = start.replace(tzinfo=None) if start is not None else None
+    pieces = _edf_plus_d_pieces(raw, fname) or _raw_pieces(raw)
     return _ArrayReader(lambda rows, a, b: raw.get_data(picks=rows, start=a, stop=b), raw.n_times,
-                        raw.info["sfreq"], names, units, scales, channels, sfreq_hz, aliases, name, start,
-                        _raw_pieces(raw))
+                        raw.info["sfreq"], names, units, scales, channels, sfreq_hz, aliases, name, start, pieces)
+
+
+def _edf_plus_d_pieces(raw: Any, fname: Any) -> list[Piece] | None:
+    """The pieces of the EDF+D file a Raw was read from, when MNE joined them (it ignores record onsets).
+
+    Returns None when the Raw does not come from an EDF+D file with gaps.
+
+    Raises:
+        InputError: the Raw was read from such a file but cropped or resampled since: its samples can no
+            longer be put back on the file's clock.
+    """
+    if not fname or Path(str(fname)).suffix.lower() not in (".edf", ".bdf") or not Path(str(fname)).is_file():
+        return None
+    from neurotrio.sleep.edfheader import read_edf_header
+    from neurotrio.sleep.edfplus import pieces_of, record_onsets
+
+    header = read_edf_header(fname)
+    if header.edf_plus != "EDF+D":
+        return None
+    pieces = pieces_of(header, record_onsets(header))
+    if len(pieces) < 2:
+        return None
+    if raw.first_samp != 0 or abs(raw.n_times / raw.info["sfreq"] - header.duration_s) > 1e-6:
+        raise InputError(fname, f"this Raw comes from an EDF+D file with {len(pieces) - 1} acquisition gap(s), "
+                                "which MNE joins as if continuous, and was cropped or resampled since: its samples "
+                                "cannot be put back on the recording's clock; stage the file's path instead")
+    return pieces
 
 
 def open_psg(psg: Any, channels: Sequence[str], sfreq_hz: float,
