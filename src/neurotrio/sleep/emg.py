@@ -8,8 +8,8 @@ settings: ``HP:16Hz Rectification LP:0.7Hz``. Clinical PSGs store the raw chin E
 instead; fed as is, the model would see a signal it never learned. :func:`rms_envelope` rebuilds the
 envelope from raw EMG with the same steps in software:
 
-1. high-pass at 16 Hz (4th-order Butterworth, zero-phase), as the cassette hardware did; also low-pass at
-   100 Hz when the rate allows (the AASM's recommended EMG band, 10-100 Hz), to drop mains harmonics;
+1. high-pass at 16 Hz (4th-order Butterworth, zero-phase), as the cassette hardware did; no other band
+   limit (Sleep-EDF names none: the whole band the file holds counts, as it did in the hardware);
 2. square (rectification of the power) and low-pass at 0.7 Hz (2nd-order Butterworth, zero-phase): the
    local mean power;
 3. square root: the envelope in uV rms;
@@ -31,7 +31,6 @@ import numpy as np
 RAW_EMG_MIN_HZ = 10.0
 """EMG channels sampled above this rate are raw EMG (an envelope is stored at 1 Hz, a waveform at >= 100 Hz)."""
 HIGHPASS_HZ = 16.0
-LOWPASS_HZ = 100.0
 ENVELOPE_LP_HZ = 0.7
 
 
@@ -88,11 +87,7 @@ def rms_envelope(x: np.ndarray, rate_hz: float, t_first_s: float, t_out_s: np.nd
     if x.size and x.min() == x.max():  # a constant (disconnected) channel stays itself: the flat check names it
         return np.full(len(t_out_s), float(x[0]))
     nyq = rate_hz / 2.0
-    hp = min(HIGHPASS_HZ, 0.4 * nyq)
-    if LOWPASS_HZ < 0.9 * nyq:
-        sos = butter(4, [hp, LOWPASS_HZ], btype="bandpass", fs=rate_hz, output="sos")
-    else:
-        sos = butter(4, hp, btype="highpass", fs=rate_hz, output="sos")
+    sos = butter(4, min(HIGHPASS_HZ, 0.4 * nyq), btype="highpass", fs=rate_hz, output="sos")
     pad = min(x.size - 1, int(3 * rate_hz))
     if x.size < 8:  # too short to filter: its RMS about the mean
         level = float(np.sqrt(np.mean((x - x.mean()) ** 2))) if x.size else 0.0
