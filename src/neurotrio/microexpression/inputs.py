@@ -7,15 +7,23 @@ apex magnified by φ (:func:`_amplifier_factory`), standardised like the inputs 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import torch
 
 from neurotrio.core.errors import ConfigError
 
-if TYPE_CHECKING:
-    from neurotrio.microexpression.train import LosoConfig
+
+class DataConfig(Protocol):
+    """What the loaders need of a run's config (``train.LosoConfig`` satisfies it); a Protocol, so this
+    module does not import ``train`` (imports run one way: train → inputs)."""
+
+    dataset: str
+    data: str
+    sheet: str
+    cache_dir: str
+    workers: int
 
 
 def input_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,7 +37,7 @@ def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch
     return (x - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)
 
 
-def _load(cfg: LosoConfig):
+def _load(cfg: DataConfig):
     from neurotrio.microexpression.datasets import class_names, load_dataset, load_inputs
 
     if not cfg.data:
@@ -40,7 +48,7 @@ def _load(cfg: LosoConfig):
     return samples, x, y, class_names(cfg.dataset)
 
 
-def _amplifier_factory(samples, cfg: LosoConfig):
+def _amplifier_factory(samples, cfg: DataConfig):
     """Raw-frame datasets: amplified copies are re-prepared with the apex magnified by φ (mer-prep's magnify)."""
     if samples[0].kind != "frames":
         return None
