@@ -82,3 +82,11 @@ def test_streaming_with_the_default_onnx_model_and_units(night) -> None:
     with pytest.raises(ConfigError, match="unit must be one of"):
         SleepStager(unit="furlong")
     assert want.proba.shape == batch.proba.shape
+
+
+def test_has_channel_raises_for_a_mapping_that_points_nowhere(night) -> None:
+    path, _ = night
+    present = has_channel(path, {"EEG Fpz-Cz": "EEG C4-M1"})
+    assert present("EOG horizontal")
+    with pytest.raises(InputError, match=r"n.edf: channel 'EEG C4-M1' \(mapped from 'EEG Fpz-Cz'\) not in the file"):
+        present("EEG Fpz-Cz")

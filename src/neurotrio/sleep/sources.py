@@ -211,20 +211,27 @@ def has_channel(psg: Any, aliases: Mapping[str, str] | None = None) -> Callable[
     """A predicate telling whether a model input name can be read from ``psg`` (mapping and aliases applied).
 
     A name whose label is carried by several signals counts as present (reading it then asks to choose).
+    A name the user mapped explicitly to a label (or ``#N``) that the source lacks is an error, not an
+    absence: the predicate raises it.
 
     Raises:
-        InputError: unreadable file (read once, here).
+        InputError: unreadable file (read once, here); from the predicate, a mapping that points nowhere.
     """
     from neurotrio.core.errors import ConfigError
 
     labels, skip = source_labels(psg)
     aliases = dict(aliases or {})
+    where = psg if isinstance(psg, (str, Path)) else None
 
     def check(name: str) -> bool:
         mapping = {name: aliases[name]} if name in aliases else None
         try:
-            resolve_signals(labels, [name], None, mapping, skip=skip)
-        except (InputError, ConfigError) as exc:
+            resolve_signals(labels, [name], where, mapping, skip=skip)
+        except ConfigError:
+            return False
+        except InputError as exc:
+            if mapping is not None and "carried by signals" not in str(exc):
+                raise
             return "carried by signals" in str(exc)
         return True
 
