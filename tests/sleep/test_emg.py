@@ -17,7 +17,7 @@ import pytest
 from scipy.signal import butter, sosfiltfilt
 
 from neurotrio.sleep import signals
-from neurotrio.sleep.emg import is_raw_emg, rms_envelope
+from neurotrio.sleep.emg import is_raw_emg, looks_like_envelope, rms_envelope
 from neurotrio.sleep.score import stage_night
 
 CASES = Path(os.environ.get("NEUROTRIO_SHARED_CASES",
@@ -41,6 +41,14 @@ def test_envelope_of_raw_emg_recovers_its_rms() -> None:
     assert np.abs(got / want - 1).mean() < 0.05 and np.abs(got / want - 1).max() < 0.25
     # a constant (disconnected) channel stays constant, so the flat-channel check reports it
     np.testing.assert_array_equal(rms_envelope(np.full(2560, 3.0), 256.0, 0.0, np.arange(3, 6.0)), 3.0)
+
+
+def test_envelope_or_waveform() -> None:
+    rng = np.random.default_rng(0)
+    t = np.arange(60 * 200) / 200.0
+    assert not looks_like_envelope(emg_like(np.full(60, 3.0), 200.0), 200.0)  # raw EMG
+    assert looks_like_envelope(3.0 + np.sin(2 * np.pi * 0.05 * t), 200.0)  # a slow envelope at 200 Hz
+    assert looks_like_envelope(rng.standard_normal(1200), 20.0)  # 20 Hz cannot hold EMG above 16 Hz
 
 
 def test_which_channels_are_raw_emg() -> None:

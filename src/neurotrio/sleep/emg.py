@@ -56,13 +56,16 @@ def looks_like_envelope(x: np.ndarray, rate_hz: float) -> bool:
         rate_hz: their rate, Hz.
 
     Returns:
-        True when less than :data:`HF_SHARE_RAW` of the signal's RMS (about zero) lies above 10 Hz.
+        True when less than :data:`HF_SHARE_RAW` of the signal's RMS (about zero) lies above 10 Hz, or when
+        the rate (<= 32 Hz) cannot hold the band above 16 Hz that Sleep-EDF's envelope measures.
     """
     from scipy.signal import butter, sosfiltfilt
 
+    if rate_hz <= 2 * HIGHPASS_HZ:  # cannot hold the band above 16 Hz that the envelope measures
+        return True
     x = np.asarray(x, dtype=np.float64)
     total = float(np.sqrt(np.mean(x * x))) if x.size else 0.0
-    if x.size < 4 * rate_hz or total == 0.0 or rate_hz <= 25.0:
+    if x.size < 4 * rate_hz or total == 0.0:
         return False
     high = sosfiltfilt(butter(4, 10.0, btype="highpass", fs=rate_hz, output="sos"), x)
     return float(np.sqrt(np.mean(high * high))) / total < HF_SHARE_RAW
