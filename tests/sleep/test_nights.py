@@ -10,7 +10,7 @@ import pytest
 
 from neurotrio.cli import main
 from neurotrio.core.errors import InputError
-from neurotrio.sleep.nights import find_nights, pair_reference, score_nights
+from neurotrio.sleep.nights import find_nights, find_reference, night_names, pair_reference, score_nights
 from neurotrio.sleep.result import ScoreResult
 from tests.sleep.synthetic import default_stages, write_synthetic_hypnogram, write_synthetic_psg
 
@@ -69,14 +69,16 @@ def test_a_bad_night_is_reported_and_the_run_goes_on(folder, tmp_path, monkeypat
 
     monkeypatch.setattr(score, "score_recording", fake)
     res = score_nights(folder, tmp_path / "out", "sleep-edf", progress=False)
-    assert calls == [("SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"), ("SC4002E0-PSG.edf", "SC4002EV-Hypnogram.edf")]
-    assert [r["status"] for r in res.rows] == ["ok", "error", "error"] and res.n_failed == 2
+    assert calls == [("SC4001E0-PSG.edf", "SC4001EC-Hypnogram.edf"), ("SC4002E0-PSG.edf", "SC4002EV-Hypnogram.edf"),
+                     ("SC4003E0-PSG.edf", None)]  # no hypnogram for that night: scored without a comparison
+    assert [r["status"] for r in res.rows] == ["ok", "error", "ok"] and res.n_failed == 1
     assert res.rows[1]["error"] == "internal error (RuntimeError: boom)"
-    assert "SC4003E0-PSG.edf: reference pattern" in res.rows[2]["error"]  # no hypnogram for that night
+    assert res.rows[2]["note"].startswith("no hypnogram matches SC4003E?-Hypnogram.edf") and not res.rows[0]["note"]
     rows = list(csv.DictReader(open(tmp_path / "out" / "summary.csv")))
     assert [r["night"] for r in rows] == ["SC4001E0-PSG", "SC4002E0-PSG", "SC4003E0-PSG"]
     assert rows[0]["kappa"] == "0.5000" and rows[0]["TST"] == "1.5000" and rows[0]["expert_TST"] == "2.0000"
     assert rows[1]["status"] == "error" and rows[1]["kappa"] == ""
+    assert rows[2]["reference"] == "" and rows[2]["note"].startswith("no hypnogram")
 
 
 def test_many_nights_through_the_cli_write_outputs_and_exit_nonzero_at_the_end(folder, tmp_path, capsys) -> None:
@@ -91,3 +93,38 @@ def test_many_nights_through_the_cli_write_outputs_and_exit_nonzero_at_the_end(f
     assert (out / "SC4002E0-PSG.hypnogram.csv").is_file() and not list(out.glob("SC4003*"))
     assert main(["sleep", "score", str(folder), "--reference", "x.edf"]) == 2
     assert "--reference-pattern" in capsys.readouterr().err
+
+
+def test_two_hypnograms_matching_is_an_error_row_not_a_guess(folder, tmp_path, monkeypatch) -> None:
+    import neurotrio.sleep.score as score
+
+    monkeypatch.setattr(score, "score_recording", lambda psg, **kw: _fake_result())
+    res = score_nights(folder / "SC4001E0-PSG.edf", None, "SC400*-Hypnogram.edf", progress=False)
+    assert res.rows[0]["status"] == "error" and "2 files" in res.rows[0]["error"]
+    assert find_reference(folder / "SC4003E0-PSG.edf", "sleep-edf") is None
+
+
+def test_nights_with_the_same_file_name_in_two_folders_keep_both_outputs(tmp_path) -> None:
+    stages = default_stages(4)
+    for sub, seed in (("site-a", 1), ("site-b", 2)):
+        (tmp_path / sub).mkdir()
+        write_synthetic_psg(tmp_path / sub / "night.edf", stages=stages, emg_sfreq_hz=100, seed=seed)
+    assert night_names([tmp_path / "site-a" / "night.edf", tmp_path / "site-b" / "night.edf"]) == [
+        "site-a_night", "site-b_night"]
+    assert night_names([tmp_path / "a.edf", tmp_path / "b.edf"]) == ["a", "b"]
+    out = tmp_path / "out"
+    res = score_nights([tmp_path / "site-a" / "night.edf", tmp_path / "site-b" / "night.edf",
+                        tmp_path / "site-a" / ".." / "site-a" / "night.edf"], out, progress=False, plot=False)
+    assert [r["night"] for r in res.rows] == ["site-a_night", "site-b_night"]  # the third is the first again
+    a = (out / "site-a_night.hypnogram.csv").read_text()
+    b = (out / "site-b_night.hypnogram.csv").read_text()
+    assert a != b and not (out / "night.hypnogram.csv").exists()
+
+
+def test_one_night_with_a_reference_pattern_is_compared(folder, tmp_path, capsys) -> None:
+    code = main(["sleep", "score", str(folder / "SC4002E0-PSG.edf"), "--reference-pattern", "sleep-edf",
+                 "--compare-all", "--no-plot"])
+    text = capsys.readouterr().out
+    assert code == 0 and "agreement with the expert on 6 epochs" in text
+    assert main(["sleep", "score", str(folder / "SC4003E0-PSG.edf"), "--reference-pattern", "sleep-edf"]) == 2
+    assert "no file match" in capsys.readouterr().err

@@ -30,7 +30,8 @@ def _channels(text: str | None) -> tuple[str, ...] | None:
 def _score_options(args: argparse.Namespace) -> dict:
     return {"model": args.model, "channels": _channels(args.channels), "aliases": _aliases(args.channel),
             "trim_wake_min": None if args.compare_all else args.trim_wake_min, "plot": not args.no_plot,
-            "lights_off": args.lights_off, "lights_on": args.lights_on}
+            "lights_off": args.lights_off, "lights_on": args.lights_on,
+            "reference_epoch_s": args.reference_epoch_s, "reference_codes": args.reference_codes}
 
 
 def _is_many(psg: list[str]) -> bool:
@@ -45,8 +46,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     from neurotrio.sleep.outputs import format_result
     from neurotrio.sleep.score import score_recording
 
-    res = score_recording(args.psg[0], out_dir=args.out, reference=args.reference,
-                          reference_epoch_s=args.reference_epoch_s, **_score_options(args))
+    reference = args.reference
+    if args.reference_pattern and not reference:  # one night: its hypnogram by the same pattern
+        from neurotrio.sleep.nights import pair_reference
+
+        reference = pair_reference(args.psg[0], args.reference_pattern)
+    elif args.reference_pattern:
+        raise ConfigError("give --reference or --reference-pattern, not both")
+    res = score_recording(args.psg[0], out_dir=args.out, reference=reference, **_score_options(args))
     print(format_result(res, args.psg[0]))
     if res.files:
         print(f"wrote {', '.join(p.name for p in res.files.values())} to {args.out}")
@@ -76,6 +83,11 @@ def _score_many(args: argparse.Namespace) -> int:
                        **_score_options(args))
     print(f"scored {len(res.rows) - res.n_failed} of {len(res.rows)} nights"
           + (f"; {res.n_failed} failed (see the error column)" if res.n_failed else ""))
+    unpaired = [r["night"] for r in res.rows if r.get("note", "").startswith("no hypnogram")]
+    if unpaired:
+        print(f"note: {len(unpaired)} of {len(res.rows)} nights had no hypnogram matching --reference-pattern "
+              f"{args.reference_pattern!r} and were scored without a comparison: {', '.join(unpaired[:5])}"
+              + (", ..." if len(unpaired) > 5 else ""))
     if res.summary is not None:
         print(f"wrote {SUMMARY} and each night's outputs to {args.out}")
     else:
@@ -215,10 +227,13 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                                        "(see docs/sleep.md)")
     p.add_argument("--reference-epoch-s", type=float,
                    help="epoch length of a per-epoch stage list that does not state it (e.g. 20)")
+    p.add_argument("--reference-codes", choices=("rk", "aasm"),
+                   help="code system of a numeric stage list: rk (0 W, 1-4, 5 REM, 6 movement, 9 unscored) or "
+                        "aasm (0 W, 1 N1, 2 N2, 3 N3, 4 REM, as YASA); needed when the codes do not tell")
     p.add_argument("--reference-pattern", metavar="PATTERN",
-                   help="many nights: each PSG's hypnogram by name, {stem} = PSG name without extension, "
-                        "globs allowed, e.g. '{stem}-Hypnogram.edf'; 'sleep-edf' pairs SCxxxxE0-PSG.edf with "
-                        "SCxxxxE?-Hypnogram.edf")
+                   help="each PSG's hypnogram by name, {stem} = PSG name without extension, globs allowed, e.g. "
+                        "'{stem}-Hypnogram.edf'; 'sleep-edf' pairs SCxxxxE0-PSG.edf with SCxxxxE?-Hypnogram.edf; "
+                        "many nights: a night without a match is scored without a comparison")
     p.add_argument("--model", help="model file: .safetensors (torch) or .onnx from `sleep export` (onnxruntime, "
                                    "no torch import), or an embedded model by name: psg, eeg-eog, eeg; default: "
                                    "the embedded model matching the channels present (psg: EEG Fpz-Cz, EEG Pz-Oz, "

@@ -39,13 +39,18 @@ def compare_with_expert(result: ScoreResult, hyp: Any, name: str, trim_wake_min:
     labels = np.asarray(align_to_epochs(hyp, result.start, result.onset_s, result.epoch_s, name), np.int64)
     off, on = expert_period(hyp, result.start, result.onset_s, result.epoch_s, result.lights_off_s,
                             result.lights_on_s, name)
+    result.notes.append(clock_note(hyp, result, name))
     first, end = float(result.onset_s[0]), float(result.onset_s[-1]) + result.epoch_s
+    from_expert = []
     if result.lights_off_s is None and abs(off - first) > 1e-6:
         result.lights_off_s = off
-        result.notes.append(f"analysed period starts where the expert's scoring starts ({_span_words(result)}); "
-                            "give --lights-off/--lights-on to choose it")
+        from_expert.append("starts")
     if result.lights_on_s is None and abs(on - end) > 1e-6:
         result.lights_on_s = on
+        from_expert.append("ends")
+    if from_expert:  # said once both ends are known
+        result.notes.append(f"analysed period {' and '.join(from_expert)} where the expert's scoring does "
+                            f"({_span_words(result)}); give --lights-off/--lights-on to choose it")
     result.reference = labels
     span = in_span(result)
     trim = None if trim_wake_min is None else int(round(trim_wake_min * 60 / result.epoch_s))
@@ -58,6 +63,24 @@ def compare_with_expert(result: ScoreResult, hyp: Any, name: str, trim_wake_min:
     result.metrics["compared"] = ("expert-scored epochs" + (f", {_span_words(result)}" if not span.all() else "")
                                   + (f", sleep period +- {trim_wake_min:g} min of wake"
                                      if trim_wake_min is not None else ""))
+
+
+def clock_note(hyp: Any, result: ScoreResult, name: str) -> str:
+    """How the expert's hypnogram was put on the recording's clock, in words (always said: an alignment
+    from the first sample is never silent)."""
+    from pathlib import Path
+
+    from neurotrio.sleep.hypnogram import start_offset_s
+
+    what = f"expert hypnogram {Path(name).name} ({hyp.format})"
+    if hyp.start is None:
+        return (f"{what} has no clock time: its time 0 is taken as the recording's start"
+                + (f" ({result.start:%H:%M:%S})" if result.start else ""))
+    offset = start_offset_s(hyp, result.start, name)
+    clock = f"{hyp.start:%H:%M:%S}" if hyp.clock_only else f"{hyp.start:%Y-%m-%d %H:%M:%S}"
+    where = "at the recording's start" if abs(offset) < 1e-6 else (
+        f"{abs(offset):g} s {'after' if offset > 0 else 'before'} the recording's start")
+    return f"{what} starts at {clock} by its own clock, {where}; aligned by clock time"
 
 
 def in_span(result: ScoreResult) -> np.ndarray:

@@ -8,9 +8,12 @@ run keeps what it finished; a night that fails is reported in its row and the ru
 
 Reference pairing (``reference_pattern``): a file name pattern, resolved in the PSG's folder (or a
 path), with ``{stem}`` (the PSG name without extension) and ``{name}`` (with it) filled in by Python's
-``str.format`` (so ``{stem:.7}`` is its first 7 characters), then matched as a glob. One file must
-match. Examples: ``{stem}-Hypnogram.edf``; Sleep-EDF's ``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf``
-is ``{stem:.7}?-Hypnogram.edf``, also available as the preset ``sleep-edf``.
+``str.format`` (so ``{stem:.7}`` is its first 7 characters), then matched as a glob. At most one file
+may match; a night with no matching file is scored without a comparison (said in the summary's
+``note``), one with several is an error. Examples: ``{stem}-Hypnogram.edf``; Sleep-EDF's
+``SC4001E0-PSG.edf`` <-> ``SC4001EC-Hypnogram.edf`` is ``{stem:.7}?-Hypnogram.edf``, also available as
+the preset ``sleep-edf``. Two nights with the same file name in different folders get their folder's
+name in front (``a_night``, ``b_night``, :func:`night_names`), so no night's outputs replace another's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import csv
 import glob
 import io
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +37,7 @@ PSG_SUFFIXES = (".edf", ".bdf", ".rec")
 PRESETS = {"sleep-edf": "{stem:.7}?-Hypnogram.edf"}
 """Named reference patterns."""
 SUMMARY = "summary.csv"
-_FIXED = ["night", "psg", "reference", "status", "error", "start", "n_epochs", "model", "n_compared", "kappa",
+_FIXED = ["night", "psg", "reference", "status", "error", "note", "start", "n_epochs", "model", "n_compared", "kappa",
           "accuracy", "macro_f1", "in_sample_epochs"]
 
 
@@ -90,17 +94,21 @@ def find_nights(sources: str | Path | Sequence[str | Path]) -> list[Path]:
             found += [Path(f) for f in sorted(glob.glob(str(item))) if _is_psg(Path(f))]
         else:
             raise InputError(p, "no such file or folder")
-    out = list(dict.fromkeys(found))
+    unique: dict[str, Path] = {}
+    for f in found:  # a file named twice (also as d/../d/f.edf) is scored once
+        unique.setdefault(os.path.abspath(f), f)
+    out = list(unique.values())
     if not out:
         raise InputError(None, f"no PSG file ({', '.join(PSG_SUFFIXES)}) in {', '.join(map(str, items))}")
     return out
 
 
-def pair_reference(psg: str | Path, pattern: str) -> Path:
-    """The expert hypnogram of ``psg`` named by ``pattern`` (see the module docstring).
+def find_reference(psg: str | Path, pattern: str) -> Path | None:
+    """The expert hypnogram of ``psg`` named by ``pattern`` (see the module docstring), or None when no file
+    matches (the night is then scored without a comparison).
 
     Raises:
-        InputError: no file, or more than one, matches.
+        InputError: more than one file matches (ambiguous), or the pattern is malformed.
     """
     psg = Path(psg)
     pattern = PRESETS.get(pattern, pattern)
@@ -113,15 +121,56 @@ def pair_reference(psg: str | Path, pattern: str) -> Path:
     hits = [Path(f) for f in sorted(glob.glob(str(full)))] if glob.has_magic(str(full)) else (
         [full] if full.is_file() else [])
     hits = [h for h in hits if h.resolve() != psg.resolve()]
-    if len(hits) != 1:
-        what = "no file" if not hits else f"{len(hits)} files ({', '.join(h.name for h in hits)})"
-        raise InputError(psg, f"reference pattern {pattern!r} -> {full.name}: {what} match")
-    return hits[0]
+    if len(hits) > 1:
+        raise InputError(psg, f"reference pattern {pattern!r} -> {full.name}: {len(hits)} files "
+                              f"({', '.join(h.name for h in hits)}) match")
+    return hits[0] if hits else None
 
 
-def _row(psg: Path, reference: Path | None, res: Any = None, error: str = "") -> dict[str, Any]:
-    row: dict[str, Any] = {"night": stem_of(psg), "psg": str(psg), "reference": str(reference or ""),
-                           "status": "error" if error else "ok", "error": error}
+def pair_reference(psg: str | Path, pattern: str) -> Path:
+    """:func:`find_reference`, where a missing hypnogram is an error too.
+
+    Raises:
+        InputError: no file, or more than one, matches.
+    """
+    hit = find_reference(psg, pattern)
+    if hit is None:
+        pattern = PRESETS.get(pattern, pattern)
+        raise InputError(psg, f"reference pattern {pattern!r} -> {_expected(psg, pattern)}: no file match")
+    return hit
+
+
+def _expected(psg: str | Path, pattern: str) -> str:
+    psg = Path(psg)
+    return Path(PRESETS.get(pattern, pattern).format(stem=stem_of(psg), name=psg.name)).name
+
+
+def _folders(path: Path) -> list[str]:
+    """The folder names above ``path`` (absolute, symbolic links kept as named, no drive or root)."""
+    parent = Path(os.path.abspath(path)).parent
+    return [part for part in parent.parts if part != parent.anchor]
+
+
+def night_names(nights: Sequence[Path]) -> list[str]:
+    """Output stems of the nights: the file stem, or, when two nights share it (``a/night.edf`` and
+    ``b/night.edf``), the stem prefixed by as many parent folders as it takes to tell them apart
+    (``a_night``, ``b_night``), so that no night's outputs overwrite another's."""
+    names = [stem_of(p) for p in nights]
+    depth = 0
+    while len(set(names)) < len(names) and depth < 32:
+        depth += 1
+        seen = {n: names.count(n) for n in names}
+        names = ["_".join([*_folders(p)[-depth:], stem_of(p)]) if seen[n] > 1 else n
+                 for p, n in zip(nights, names)]
+    if len(set(names)) < len(names):  # the same file named twice is removed by find_nights; keep safe anyway
+        names = [f"{n}_{i}" for i, n in enumerate(names)]
+    return names
+
+
+def _row(psg: Path, reference: Path | None, res: Any = None, error: str = "", name: str | None = None,
+         note: str = "") -> dict[str, Any]:
+    row: dict[str, Any] = {"night": name or stem_of(psg), "psg": str(psg), "reference": str(reference or ""),
+                           "status": "error" if error else "ok", "error": error, "note": note}
     if res is None:
         return row
     m = res.metrics or {}
@@ -156,8 +205,9 @@ def score_nights(sources: str | Path | Sequence[str | Path], out_dir: str | Path
     Args:
         sources: see :func:`find_nights`.
         out_dir: folder for every night's outputs and ``summary.csv`` (None: nothing is written).
-        reference_pattern: pairs each PSG with its expert hypnogram (see :func:`pair_reference`); a night
-            whose reference is missing or ambiguous is an error row.
+        reference_pattern: pairs each PSG with its expert hypnogram (see :func:`find_reference`); a night
+            with no matching hypnogram is scored without a comparison (said in its ``note``), one with
+            several is an error row.
         progress: show a progress bar (tqdm, on stderr).
         on_night: called with each finished row (e.g. to print it).
         **score_kwargs: passed to :func:`neurotrio.sleep.score.score_recording` (model, channels, aliases,
@@ -175,24 +225,28 @@ def score_nights(sources: str | Path | Sequence[str | Path], out_dir: str | Path
     from neurotrio.sleep.score import score_recording
 
     nights = find_nights(sources)
+    names = night_names(nights)
     out = check_out_dir(out_dir) if out_dir is not None else None
     result = NightsResult()
-    for psg in tqdm(nights, desc="nights", unit="night", disable=not progress):
-        reference = None
+    for psg, name in zip(tqdm(nights, desc="nights", unit="night", disable=not progress), names):
+        reference, note = None, ""
         try:
             if reference_pattern:
-                reference = pair_reference(psg, reference_pattern)
-            res = score_recording(psg, out_dir=out, reference=reference, **score_kwargs)
-            row = _row(psg, reference, res)
+                reference = find_reference(psg, reference_pattern)
+                if reference is None:
+                    note = (f"no hypnogram matches {_expected(psg, reference_pattern)} "
+                            f"({PRESETS.get(reference_pattern, reference_pattern)}): no comparison")
+            res = score_recording(psg, out_dir=out, reference=reference, name=name, **score_kwargs)
+            row = _row(psg, reference, res, name=name, note=note)
             result.results[str(psg)] = res
         except (KeyboardInterrupt, SystemExit):
             raise
         except NeurotrioError as exc:
-            row = _row(psg, reference, error=str(exc).splitlines()[0])
+            row = _row(psg, reference, error=str(exc).splitlines()[0], name=name, note=note)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the others; logged in full
             log.debug("night %s failed", psg, exc_info=True)
             row = _row(psg, reference, error=f"internal error ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
-                       if str(exc) else f"internal error ({type(exc).__name__})")
+                       if str(exc) else f"internal error ({type(exc).__name__})", name=name, note=note)
         result.rows.append(row)
         if out is not None:  # after every night: an interrupted run keeps what it finished
             out.mkdir(parents=True, exist_ok=True)

@@ -43,7 +43,7 @@ def check_out_dir(out_dir: str | Path) -> Path:
     for p in (out, *out.parents):
         if p.exists() and not p.is_dir():
             what = "is a file" if p == out else f"is inside {p}, which is a file"
-            raise InputError(out, f"--out {what}; give a folder (created if missing)")
+            raise InputError(None, f"{out}: --out {what}; give a folder (created if missing)")
     return out
 
 
@@ -148,13 +148,13 @@ def summary_of(result: ScoreResult, source: str, model: Any = None) -> dict[str,
 
 
 def write_outputs(result: ScoreResult, source: str | Path, out_dir: str | Path, plot: bool = True,
-                  model: Any = None) -> dict[str, Path]:
+                  model: Any = None, name: str | None = None) -> dict[str, Path]:
     """Write the night's outputs into ``out_dir`` as one whole (see the module docstring).
 
     Files (``<stem>`` from ``source``'s name): ``.hypnogram.csv`` (epoch, onset_s: true seconds from the
     recording start, clock_time: ISO, stage, p_W..p_REM), ``.hypnogram.edf`` (EDF+ annotations on the true
     onsets, readable by ``mne.read_annotations`` and EDFbrowser), ``.hypnogram.png``, ``.stats.csv`` and
-    ``.score.json``.
+    ``.score.json``. ``name`` replaces ``<stem>`` (e.g. when two nights share a file name).
 
     Raises:
         InputError: ``out_dir`` is a file.
@@ -164,7 +164,9 @@ def write_outputs(result: ScoreResult, source: str | Path, out_dir: str | Path, 
     from neurotrio.sleep.plot import plot_hypnogram
 
     out = check_out_dir(out_dir)
-    stem = stem_of(source)
+    stem = name or stem_of(source)
+    if not stem or "/" in stem or "\\" in stem or stem in (".", ".."):
+        raise InputError(out, f"night name {stem!r} is not a file name")
     with atomic_dir(out) as tmp:
         rows = [f"{i},{t:.1f},{c},{STAGES[s]}," + ",".join(f"{p:.5f}" for p in pr)
                 for i, (t, c, s, pr) in enumerate(zip(result.onset_s, result.clock(), result.stages, result.proba))]

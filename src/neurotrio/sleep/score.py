@@ -285,7 +285,8 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
                     reference: Any = None, channels: Sequence[str] | None = None,
                     aliases: Mapping[str, str] | None = None, trim_wake_min: float | None = 30.0,
                     plot: bool = True, lights_off: str | float | None = None,
-                    lights_on: str | float | None = None, reference_epoch_s: float | None = None) -> ScoreResult:
+                    lights_on: str | float | None = None, reference_epoch_s: float | None = None,
+                    reference_codes: str | None = None, name: str | None = None) -> ScoreResult:
     """Stage a night, compute its sleep statistics, write its outputs; compare with an expert when given.
 
     Args:
@@ -302,7 +303,9 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
             nothing (the result is returned and ``neurotrio sleep score`` prints it).
         reference: the expert hypnogram, in any format of
             :func:`neurotrio.sleep.hypnogram_formats.read_expert_hypnogram` (a path, or ``mne.Annotations``),
-            aligned to the epochs by clock time.
+            aligned to the epochs by clock time; or a per-epoch sequence of stages starting with the
+            recording (names such as "W", "N2", "REM", or numeric codes, as YASA's ``hypno`` arrays),
+            which needs ``reference_epoch_s``.
         channels: channel names for the model's inputs (default: the model's).
         aliases: model input name -> file label mapping.
         trim_wake_min: comparison window: the expert-scored sleep period with this much wake on each side
@@ -313,6 +316,10 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
             and the comparison with the expert use only the epochs inside the period.
         reference_epoch_s: epoch length of a per-epoch stage list given as ``reference`` (when its
             layout does not state it).
+        reference_codes: "rk" or "aasm": the code system of numeric stages in ``reference`` (needed when
+            the codes do not tell, e.g. 0-4 only: 4 is R&K stage 4 but AASM/YASA REM).
+        name: the night's name, prefix of every output file (default: the recording's file name
+            without extension).
 
     Returns:
         A :class:`ScoreResult`.
@@ -336,7 +343,8 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     if reference is not None:  # read the reference before the costly part
         from neurotrio.sleep.hypnogram_formats import read_expert_hypnogram
 
-        hyp = read_expert_hypnogram(reference, epoch_s=reference_epoch_s)
+        hyp = (_stage_sequence(reference, reference_epoch_s, reference_codes) if _is_sequence(reference) else
+               read_expert_hypnogram(reference, epoch_s=reference_epoch_s, codes=reference_codes))
     night = stage_night(psg, model, channels, aliases)
     stages = night.proba.argmax(1).astype(np.int64)
     result = ScoreResult(stages, night.proba, np.asarray(night.onset_s, float), start=night.start,
@@ -353,9 +361,38 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     result.statistics = night_statistics(result)
     if out_dir is not None:
         t1 = time.perf_counter()
-        result.files = write_outputs(result, _source_name(psg), out_dir, plot, model)
+        result.files = write_outputs(result, _source_name(psg), out_dir, plot, model, name=name)
         result.seconds["write"] = time.perf_counter() - t1
     return result
+
+
+def _is_sequence(reference: Any) -> bool:
+    """A per-epoch stage sequence (list, tuple, NumPy array, pandas Series), not a path or annotations."""
+    if isinstance(reference, (str, bytes, Path)) or type(reference).__name__ == "Annotations":
+        return False
+    return isinstance(reference, (list, tuple, np.ndarray)) or (
+        hasattr(reference, "__len__") and hasattr(reference, "dtype"))
+
+
+def _stage_sequence(reference: Any, epoch_s: float | None, codes: str | None) -> Any:
+    """An expert hypnogram from a per-epoch sequence of stages that starts with the recording.
+
+    Read by the stage-list reader (:func:`neurotrio.sleep.hypnogram_lists.read_stage_table`): the same
+    names, numeric code systems and errors as a one-stage-per-line file.
+    """
+    from neurotrio.sleep.hypnogram_lists import read_stage_table
+
+    values = np.asarray(reference).ravel()
+    if values.size == 0:
+        raise InputError("reference", "the stage sequence is empty")
+    if not epoch_s:
+        raise InputError("reference", "a per-epoch stage sequence does not say its epoch length: give "
+                                      "reference_epoch_s (30 for AASM scoring; 20 or 5 for older scorings)")
+    cells = [["" if v is None or (isinstance(v, float) and np.isnan(v)) else
+              str(int(v)) if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and
+                                                                  float(v).is_integer()) else str(v)]
+             for v in values.tolist()]
+    return read_stage_table("reference (stage sequence)", cells, epoch_s=epoch_s, codes=codes)  # type: ignore[arg-type]
 
 
 def _source_name(source: Any) -> str:
