@@ -78,3 +78,15 @@ def test_the_embedded_models_record_where_they_were_trained() -> None:
         assert seen["record"] == "SC4001" and seen["span_s"][1] == 41400.0
         onset = np.arange(2650) * 30.0
         assert trained_epochs_in(load_onnx_model(m.onnx), start, onset).sum() == seen["n_epochs"] == 419
+
+
+def test_score_says_why_a_model_with_fewer_inputs_was_chosen(tmp_path) -> None:
+    from neurotrio.sleep.score import score_recording
+    from tests.sleep.synthetic import write_synthetic_psg
+
+    eeg_eog = write_synthetic_psg(tmp_path / "band.edf", n_epochs=3, channels=("EEG Fpz-Cz", "EOG horizontal"))
+    res = score_recording(eeg_eog)
+    assert res.model == ("the embedded model 'eeg-eog' (EEG Fpz-Cz, EOG horizontal); chosen because EEG Pz-Oz, "
+                         "EMG submental are not in the file")
+    full = write_synthetic_psg(tmp_path / "full.edf", n_epochs=3)
+    assert "chosen because" not in score_recording(full).model

@@ -426,7 +426,14 @@ def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
             raise ConfigError(f"--channels names {len(channels)} channels; embedded models: {describe_embedded()}")
         chosen = fit[0]
     elif isinstance(psg, (str, Path, PSGArray)) or hasattr(psg, "ch_names"):
-        chosen = choose_embedded(has_channel(psg, aliases), _source_name(psg), required=list(aliases or {}))
+        present = has_channel(psg, aliases)
+        chosen = choose_embedded(present, _source_name(psg), required=list(aliases or {}))
+        bigger = [m for m in EMBEDDED if m.installed and len(m.channels) > len(chosen.channels)]
+        lacking = sorted({c for m in bigger for c in m.channels if c not in chosen.channels and not present(c)})
+        if lacking:  # say why a model with fewer inputs was taken
+            return load_any_model(chosen.file()), (f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)}); "
+                                                   f"chosen because {', '.join(lacking)} "
+                                                   f"{'is' if len(lacking) == 1 else 'are'} not in the file")
     else:  # a source of another kind: stage_night says what it accepts
         chosen = EMBEDDED[0]
     return load_any_model(chosen.file()), f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)})"
