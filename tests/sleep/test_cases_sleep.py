@@ -112,3 +112,28 @@ def test_08_duplicate_label_read_by_index_when_mapped(cases, tmp_path, capsys) -
     code, out, err = score(capsys, cases / "08-duplicate-label.edf", "--channel", f"EEG Fpz-Cz=#{first}")
     assert code == 0, err
     assert "staged 240 epochs" in out
+
+
+def test_cases_folder_as_many_nights(cases, tmp_path, capsys) -> None:
+    """The cases folder as a batch: base.edf and 01-edfplusD-gap.edf paired with their '-hyp' files give the
+    README's kappa 0.674 on 240 epochs; 05-emg-pmin-eq-pmax.edf and 08-duplicate-label.edf (no hypnogram)
+    are error rows with their own one-line reason, and the run goes on to the end with exit code 2."""
+    nights = tmp_path / "nights"
+    nights.mkdir()
+    for name in ("base.edf", "base-hyp.edf", "01-edfplusD-gap.edf", "01-edfplusD-gap-hyp.edf",
+                 "05-emg-pmin-eq-pmax.edf", "08-duplicate-label.edf"):
+        (nights / name).symlink_to(cases / name)
+    out = tmp_path / "o"
+    code, text, _ = score(capsys, nights, "--reference-pattern", "{stem}-hyp.edf", "--out", out, "--quiet",
+                          "--no-plot")
+    assert code == 2 and "scored 2 of 4 nights; 2 failed" in text
+    rows = {r["night"]: r for r in csv.DictReader(open(out / "summary.csv"))}
+    assert set(rows) == {"base", "01-edfplusD-gap", "05-emg-pmin-eq-pmax", "08-duplicate-label"}  # no '-hyp' night
+    for night in ("base", "01-edfplusD-gap"):
+        assert rows[night]["status"] == "ok" and rows[night]["n_compared"] == "240"
+        assert rows[night]["kappa"] == "0.6738" and rows[night]["reference"].endswith(f"{night}-hyp.edf")
+    assert rows["01-edfplusD-gap"]["gap_min"] == "10.0000"  # the EDF+D gap is a gap, not epochs
+    assert "physical minimum equals its maximum" in rows["05-emg-pmin-eq-pmax"]["error"]
+    assert "signals 1 and 2" in rows["08-duplicate-label"]["error"]
+    assert rows["05-emg-pmin-eq-pmax"]["note"].startswith("no hypnogram matches 05-emg-pmin-eq-pmax-hyp.edf")
+    assert not list(out.glob("05-*")) and (out / "base.hypnogram.csv").is_file()
