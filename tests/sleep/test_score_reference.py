@@ -104,3 +104,15 @@ def test_out_naming_a_file_inside_a_file_names_the_whole_path(night, tmp_path, c
     assert err == f"error: {blocker / 'sub'}: --out is inside {blocker}, which is a file; give a folder " \
                   "(created if missing)"
     assert blocker.read_text() == "x"
+
+
+def test_expert_time_outside_the_recording_is_said(night) -> None:
+    names = [_canon(s) for s in night["stages"]]
+    longer = score_recording(night["psg"], night["model"], reference=names + ["N2"] * 3, reference_epoch_s=30,
+                             trim_wake_min=None)
+    assert longer.metrics["n"] == len(names)
+    assert any(n.endswith("scores 1.5 min after its last epoch: left out of the comparison (is it this "
+                          "recording's hypnogram?)") for n in longer.notes)
+    unscored_tail = score_recording(night["psg"], night["model"], reference=names + ["?"] * 3,
+                                    reference_epoch_s=30, trim_wake_min=None)
+    assert not any("left out" in n for n in unscored_tail.notes)  # '?' beyond the end is no scoring

@@ -40,6 +40,9 @@ def compare_with_expert(result: ScoreResult, hyp: Any, name: str, trim_wake_min:
     off, on = expert_period(hyp, result.start, result.onset_s, result.epoch_s, result.lights_off_s,
                             result.lights_on_s, name)
     result.notes.append(clock_note(hyp, result, name))
+    outside = outside_note(hyp, result, name)
+    if outside:
+        result.notes.append(outside)
     first, end = float(result.onset_s[0]), float(result.onset_s[-1]) + result.epoch_s
     from_expert = []
     if result.lights_off_s is None and abs(off - first) > 1e-6:
@@ -81,6 +84,32 @@ def clock_note(hyp: Any, result: ScoreResult, name: str) -> str:
     where = "at the recording's start" if abs(offset) < 1e-6 else (
         f"{abs(offset):g} s {'after' if offset > 0 else 'before'} the recording's start")
     return f"{what} starts at {clock} by its own clock, {where}; aligned by clock time"
+
+
+def outside_note(hyp: Any, result: ScoreResult, name: str) -> str:
+    """Scored expert time before the recording's first epoch or after its last one (left out of the
+    comparison), in words; "" when there is none. A longer hypnogram may be another night's."""
+    from pathlib import Path
+
+    from neurotrio.sleep.hypnogram import start_offset_s
+
+    offset = start_offset_s(hyp, result.start, name)
+    step = hyp.epoch_s or result.epoch_s
+    first, end = float(result.onset_s[0]), float(result.onset_s[-1]) + result.epoch_s
+    before = after = 0.0
+    for onset, duration, code in hyp.annotations:
+        if code < 0:
+            continue
+        a = onset + offset
+        b = a + (duration if duration > 0 else step)
+        before += max(0.0, min(b, first) - a)
+        after += max(0.0, b - max(a, end))
+    parts = [f"{t / 60:g} min {where}" for t, where in ((before, "before the recording's first epoch"),
+                                                        (after, "after its last epoch")) if t > 1e-6]
+    if not parts:
+        return ""
+    return (f"expert hypnogram {Path(name).name} scores {' and '.join(parts)}: left out of the comparison "
+            "(is it this recording's hypnogram?)")
 
 
 def in_span(result: ScoreResult) -> np.ndarray:
