@@ -116,3 +116,10 @@ def test_expert_time_outside_the_recording_is_said(night) -> None:
     unscored_tail = score_recording(night["psg"], night["model"], reference=names + ["?"] * 3,
                                     reference_epoch_s=30, trim_wake_min=None)
     assert not any("left out" in n for n in unscored_tail.notes)  # '?' beyond the end is no scoring
+
+
+def test_a_hypnogram_given_as_the_recording_is_named_as_such(night, tmp_path, capsys) -> None:
+    assert main(["sleep", "score", str(night["hyp"]), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "hyp.edf: holds only annotations, no signal: is it a hypnogram?" in err
+    assert not (tmp_path / "o").exists()

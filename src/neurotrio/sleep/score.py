@@ -338,6 +338,7 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     t0 = time.perf_counter()
     if out_dir is not None:
         check_out_dir(out_dir)  # before the costly part
+    _refuse_annotation_only(psg)
     model, model_name = _pick_model(psg, model, channels, aliases)
     hyp = None
     if reference is not None:  # read the reference before the costly part
@@ -364,6 +365,22 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
         result.files = write_outputs(result, _source_name(psg), out_dir, plot, model, name=name)
         result.seconds["write"] = time.perf_counter() - t1
     return result
+
+
+def _refuse_annotation_only(psg: Any) -> None:
+    """An EDF+ file holding only annotations (a hypnogram given as the recording) is refused in one line."""
+    if not isinstance(psg, (str, Path)) or Path(psg).suffix.lower() not in (".edf", ".bdf", ".rec"):
+        return
+    from neurotrio.core.errors import NeurotrioError
+    from neurotrio.sleep.edfheader import read_edf_header
+
+    try:
+        signals = read_edf_header(psg).signals
+    except NeurotrioError:
+        return  # unreadable: the reader says why
+    if signals and all(s.is_annotation for s in signals):
+        raise InputError(psg, "holds only annotations, no signal: is it a hypnogram? Give the recording, and "
+                              "this file as --reference (Python: reference=)")
 
 
 def _is_sequence(reference: Any) -> bool:
