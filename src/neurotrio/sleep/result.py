@@ -25,7 +25,8 @@ class ScoreResult:
         start: the recording's start (clock), or None when the source has none.
         epoch_s: epoch length, s.
         channels: for every model input, what was read: ``{"input", "label", "sfreq_hz", "alias",
-            "conversion"}`` (``alias`` is the substitution made, e.g. ``Fpz`` read as ``EEG Fpz-Cz``, or None).
+            "conversion"}`` (``alias``: True when the label read differs from the input's name, e.g. ``Fpz``
+            read as ``EEG Fpz-Cz``; ``conversion``: e.g. "raw EMG -> 1-Hz RMS envelope", or None).
         segments: contiguous pieces of the recording as ``(onset_s, duration_s)``.
         model: the model used (embedded model name or file).
         reference: int64 (n_epochs,) expert labels aligned to the epochs (-1: unscored), or None.
