@@ -106,7 +106,7 @@ def test_stage_learning_rate_is_cosine_annealed_to_zero():
     from neurotrio.microexpression.stages import StageConfig
 
     w = nn.Parameter(torch.zeros(1))
-    opt, sched = _adam([w], StageConfig(steps=2, lr=0.1), steps_per_epoch=5)
+    opt, sched = _adam([w], StageConfig(epochs=2, lr=0.1), steps_per_epoch=5)
     lrs = []
     for _ in range(10):
         lrs.append(opt.param_groups[0]["lr"])
@@ -114,7 +114,7 @@ def test_stage_learning_rate_is_cosine_annealed_to_zero():
         sched.step()
     assert lrs[0] == pytest.approx(0.1) and lrs[5] == pytest.approx(0.05) and opt.param_groups[0]["lr"] == 0.0
     assert all(a > b for a, b in zip(lrs, lrs[1:]))
-    opt, sched = _adam([w], StageConfig(steps=2, lr=0.1, cosine=False), steps_per_epoch=5)
+    opt, sched = _adam([w], StageConfig(epochs=2, lr=0.1, cosine=False), steps_per_epoch=5)
     for _ in range(10):
         opt.step()
         sched.step()

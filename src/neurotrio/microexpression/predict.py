@@ -49,7 +49,9 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     if variant == "ststnet":
         net: torch.nn.Module = STSTNet(shape[0], k)
     else:
-        mcfg = from_dict(MPFNetConfig, meta["model"])
+        saved = dict(meta["model"])
+        saved.setdefault("encoder", "cai3d")       # model folders from before the shallow encoder existed
+        mcfg = from_dict(MPFNetConfig, saved)
         enc = mcfg.encoder_config
         gfe = make_encoder(enc) if variant in ("P", "C", "GFE") else None
         afe = make_afe(enc, k, variant == "C", mcfg.fuse_channels) if variant != "GFE" else None
