@@ -123,3 +123,14 @@ def test_a_hypnogram_given_as_the_recording_is_named_as_such(night, tmp_path, ca
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "hyp.edf: holds only annotations, no signal: is it a hypnogram?" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("option", [["--trim-wake-min", "-5"], ["--trim-wake-min", "nan"],
+                                    ["--reference-epoch-s", "0"], ["--reference-epoch-s", "-30"],
+                                    ["--reference-epoch-s", "nan"]])
+def test_impossible_numbers_are_refused_before_any_work(night, tmp_path, capsys, option) -> None:
+    code = main(["sleep", "score", str(night["psg"]), "--model", str(night["model"]), "--reference",
+                 str(night["hyp"]), "--out", str(tmp_path / "o"), *option])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and option[0] in err and "internal error" not in err
+    assert not (tmp_path / "o").exists()

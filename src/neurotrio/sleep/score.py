@@ -21,6 +21,7 @@ import numpy as np
 
 from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.core.prefetch import read_ahead as _read_ahead
+from neurotrio.sleep import score_inputs
 from neurotrio.sleep.compare import agreement, compare_with_expert, night_statistics, note_in_sample
 from neurotrio.sleep.outputs import format_agreement
 from neurotrio.sleep.result import ScoreResult
@@ -338,13 +339,15 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     t0 = time.perf_counter()
     if out_dir is not None:
         check_out_dir(out_dir)  # before the costly part
-    _refuse_annotation_only(psg)
+    score_inputs.check_options(trim_wake_min, reference_epoch_s)
+    score_inputs.refuse_annotation_only(psg)
     model, model_name = _pick_model(psg, model, channels, aliases)
     hyp = None
     if reference is not None:  # read the reference before the costly part
         from neurotrio.sleep.hypnogram_formats import read_expert_hypnogram
 
-        hyp = (_stage_sequence(reference, reference_epoch_s, reference_codes) if _is_sequence(reference) else
+        hyp = (score_inputs.stage_sequence(reference, reference_epoch_s, reference_codes)
+               if score_inputs.is_sequence(reference) else
                read_expert_hypnogram(reference, epoch_s=reference_epoch_s, codes=reference_codes))
     night = stage_night(psg, model, channels, aliases)
     stages = night.proba.argmax(1).astype(np.int64)
@@ -357,71 +360,14 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     result.lights_off_s, result.lights_on_s = analysed_period(lights_off, lights_on, night.start, result.onset_s,
                                                               result.epoch_s)
     if hyp is not None:
-        compare_with_expert(result, hyp, _source_name(reference), trim_wake_min)
+        compare_with_expert(result, hyp, score_inputs.source_name(reference), trim_wake_min)
     note_in_sample(result, model)
     result.statistics = night_statistics(result)
     if out_dir is not None:
         t1 = time.perf_counter()
-        result.files = write_outputs(result, _source_name(psg), out_dir, plot, model, name=name)
+        result.files = write_outputs(result, score_inputs.source_name(psg), out_dir, plot, model, name=name)
         result.seconds["write"] = time.perf_counter() - t1
     return result
-
-
-def _refuse_annotation_only(psg: Any) -> None:
-    """An EDF+ file holding only annotations (a hypnogram given as the recording) is refused in one line."""
-    if not isinstance(psg, (str, Path)) or Path(psg).suffix.lower() not in (".edf", ".bdf", ".rec"):
-        return
-    from neurotrio.core.errors import NeurotrioError
-    from neurotrio.sleep.edfheader import read_edf_header
-
-    try:
-        signals = read_edf_header(psg).signals
-    except NeurotrioError:
-        return  # unreadable: the reader says why
-    if signals and all(s.is_annotation for s in signals):
-        raise InputError(psg, "holds only annotations, no signal: is it a hypnogram? Give the recording, and "
-                              "this file as --reference (Python: reference=)")
-
-
-def _is_sequence(reference: Any) -> bool:
-    """A per-epoch stage sequence (list, tuple, NumPy array, pandas Series), not a path or annotations."""
-    if isinstance(reference, (str, bytes, Path)) or type(reference).__name__ == "Annotations":
-        return False
-    return isinstance(reference, (list, tuple, np.ndarray)) or (
-        hasattr(reference, "__len__") and hasattr(reference, "dtype"))
-
-
-def _stage_sequence(reference: Any, epoch_s: float | None, codes: str | None) -> Any:
-    """An expert hypnogram from a per-epoch sequence of stages that starts with the recording.
-
-    Read by the stage-list reader (:func:`neurotrio.sleep.hypnogram_lists.read_stage_table`): the same
-    names, numeric code systems and errors as a one-stage-per-line file.
-    """
-    from neurotrio.sleep.hypnogram_lists import read_stage_table
-
-    values = np.asarray(reference).ravel()
-    if values.size == 0:
-        raise InputError("reference", "the stage sequence is empty")
-    if not epoch_s:
-        raise InputError("reference", "a per-epoch stage sequence does not say its epoch length: give "
-                                      "reference_epoch_s (30 for AASM scoring; 20 or 5 for older scorings)")
-    cells = [["" if v is None or (isinstance(v, float) and np.isnan(v)) else
-              str(int(v)) if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and
-                                                                  float(v).is_integer()) else str(v)]
-             for v in values.tolist()]
-    return read_stage_table("reference (stage sequence)", cells, epoch_s=epoch_s, codes=codes)  # type: ignore[arg-type]
-
-
-def _source_name(source: Any) -> str:
-    """A file name for a source (path, Raw with its file, else a generic name)."""
-    if isinstance(source, (str, Path)):
-        return str(source)
-    if isinstance(source, Mapping) and source.get("path"):
-        return str(source["path"])
-    names = getattr(source, "filenames", None)
-    if names and names[0]:
-        return str(names[0])
-    return "recording"
 
 
 def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
@@ -444,7 +390,7 @@ def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
         chosen = fit[0]
     elif isinstance(psg, (str, Path, PSGArray)) or hasattr(psg, "ch_names"):
         present = has_channel(psg, aliases)
-        chosen = choose_embedded(present, _source_name(psg), required=list(aliases or {}))
+        chosen = choose_embedded(present, score_inputs.source_name(psg), required=list(aliases or {}))
         bigger = [m for m in EMBEDDED if m.installed and len(m.channels) > len(chosen.channels)]
         lacking = sorted({c for m in bigger for c in m.channels if c not in chosen.channels and not present(c)})
         if lacking:  # say why a model with fewer inputs was taken
