@@ -134,3 +134,24 @@ def test_impossible_numbers_are_refused_before_any_work(night, tmp_path, capsys,
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and option[0] in err and "internal error" not in err
     assert not (tmp_path / "o").exists()
+
+
+class Hypnogram:
+    """Stands in for ``yasa.Hypnogram`` (YASA 0.7+: ``hypno`` stage names, ``sampling_frequency``, ``start``)."""
+
+    def __init__(self, values, start=None, epoch_s=30.0):
+        self.hypno, self.start, self.sampling_frequency = list(values), start, 1.0 / epoch_s
+
+
+def test_a_yasa_hypnogram_object_brings_its_epoch_and_clock(night) -> None:
+    import datetime as dt
+
+    yasa_names = {"W": "WAKE", "N1": "N1", "N2": "N2", "N3": "N3", "REM": "REM"}
+    values = [yasa_names[_canon(s)] for s in night["stages"]]
+    res = score_recording(night["psg"], night["model"], reference=Hypnogram(values), trim_wake_min=None)
+    assert res.reference.tolist() == [NAMES.index(_canon(s)) for s in night["stages"]]
+    # a start 60 s later puts every label two epochs later on the recording's clock
+    later = score_recording(night["psg"], night["model"], trim_wake_min=None,
+                            reference=Hypnogram(values[:-2], start=dt.datetime(2020, 1, 1, 22, 1, 0)))
+    assert later.reference[2:].tolist() == res.reference[:-2].tolist()
+    assert any("60 s after the recording's start" in n for n in later.notes)

@@ -42,21 +42,41 @@ def refuse_annotation_only(psg: Any) -> None:
 
 
 def is_sequence(reference: Any) -> bool:
-    """A per-epoch stage sequence (list, tuple, NumPy array, pandas Series), not a path or annotations."""
+    """A per-epoch stage sequence (list, tuple, NumPy array, pandas Series, ``yasa.Hypnogram``), not a path
+    or annotations."""
     if isinstance(reference, (str, bytes, Path)) or type(reference).__name__ == "Annotations":
         return False
-    return isinstance(reference, (list, tuple, np.ndarray)) or (
+    return isinstance(reference, (list, tuple, np.ndarray)) or _is_yasa(reference) or (
         hasattr(reference, "__len__") and hasattr(reference, "dtype"))
+
+
+def _is_yasa(reference: Any) -> bool:
+    return type(reference).__name__ == "Hypnogram" and hasattr(reference, "hypno") and hasattr(
+        reference, "sampling_frequency")
 
 
 def stage_sequence(reference: Any, epoch_s: float | None, codes: str | None) -> Any:
     """An expert hypnogram from a per-epoch sequence of stages that starts with the recording.
 
     Read by the stage-list reader (:func:`neurotrio.sleep.hypnogram_lists.read_stage_table`): the same
-    names, numeric code systems and errors as a one-stage-per-line file.
+    names, numeric code systems and errors as a one-stage-per-line file. A ``yasa.Hypnogram`` brings its
+    own epoch (``sampling_frequency``, 1/30 Hz for 30-s epochs) and, when set, its clock start (``start``);
+    its stage names (WAKE, N1, N2, N3, REM, ART, UNS) are YASA's.
     """
+    import datetime as dt
+
     from neurotrio.sleep.hypnogram_lists import read_stage_table
 
+    start = None
+    if _is_yasa(reference):
+        own = 1.0 / float(reference.sampling_frequency)
+        if epoch_s and abs(epoch_s - own) > 1e-6:
+            raise ConfigError(f"reference_epoch_s={epoch_s:g} differs from the yasa.Hypnogram's own epoch "
+                              f"({own:g} s); leave it out")
+        epoch_s, first = own, getattr(reference, "start", None)
+        if first is not None:
+            start = first.to_pydatetime() if hasattr(first, "to_pydatetime") else dt.datetime.fromisoformat(str(first))
+        reference = list(reference.hypno)
     values = np.asarray(reference).ravel()
     if values.size == 0:
         raise InputError("reference", "the stage sequence is empty")
@@ -67,7 +87,8 @@ def stage_sequence(reference: Any, epoch_s: float | None, codes: str | None) -> 
               str(int(v)) if isinstance(v, (int, np.integer)) or (isinstance(v, (float, np.floating)) and
                                                                   float(v).is_integer()) else str(v)]
              for v in values.tolist()]
-    return read_stage_table("reference (stage sequence)", cells, epoch_s=epoch_s, codes=codes)  # type: ignore[arg-type]
+    return read_stage_table("reference (stage sequence)", cells, epoch_s=epoch_s, start=start,
+                            codes=codes)  # type: ignore[arg-type]
 
 
 def source_name(source: Any) -> str:
