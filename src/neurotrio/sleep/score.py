@@ -306,7 +306,7 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
             :func:`neurotrio.sleep.hypnogram_formats.read_expert_hypnogram` (a path, or ``mne.Annotations``),
             aligned to the epochs by clock time; or a per-epoch sequence of stages starting with the
             recording (names such as "W", "N2", "REM", or numeric codes, as YASA's ``hypno`` arrays),
-            which needs ``reference_epoch_s``.
+            which needs ``reference_epoch_s``; or a ``yasa.Hypnogram`` (its own epoch and start).
         channels: channel names for the model's inputs (default: the model's).
         aliases: model input name -> file label mapping.
         trim_wake_min: comparison window: the expert-scored sleep period with this much wake on each side
@@ -332,7 +332,7 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
     Example:
         >>> res = score_recording("SC4001E0-PSG.edf", out_dir="out",
         ...                       reference="SC4001EC-Hypnogram.edf")  # doctest: +SKIP
-        >>> res.metrics["kappa"], res.statistics["predicted"]["TST"]  # doctest: +SKIP
+        >>> res.metrics["kappa"], res.statistics["predicted"]["TST_min"]  # doctest: +SKIP
     """
     from neurotrio.sleep.outputs import check_out_dir, write_outputs
 
