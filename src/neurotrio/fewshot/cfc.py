@@ -76,17 +76,29 @@ class CFC(nn.Module):
         Returns:
             ``(q_att, s_att)``, both ``(Q, N, C)``: query pooled under attention from prototype n and
             prototype n pooled under attention from the query.
+
+        Note:
+            The correlation is one matrix product laid out ``(N, S, Q, R)`` (no permuted copy), and the
+            Gaussian normalisation before the softmax divides by the standard deviation only: the softmax
+            is unchanged by subtracting the mean, so this equals RENet's normalise-then-softmax while
+            passing over the ``Q·N·S·R`` volume fewer times (it dominates 20-way episodes on 7×7 maps).
         """
-        corr = correlation_map(query, protos)  # (Q, N, S, R)
-        hw = corr.shape[-1]
+        q = F.normalize(query - query.mean(1, keepdim=True), dim=1).flatten(2)   # (Q, C, R)
+        s = F.normalize(protos - protos.mean(1, keepdim=True), dim=1).flatten(2)  # (N, C, S)
+        (n, c, hs), (nq, _, hw) = s.shape, q.shape
+        corr = torch.mm(s.transpose(1, 2).reshape(n * hs, c), q.transpose(0, 1).reshape(c, nq * hw))
+        corr = corr.view(n, hs, nq, hw)  # (N, S, Q, R)
         if hw > 1:
-            tau = self.cfg.temperature_attn
-            attn_s = F.softmax(_gaussian_normalize(corr, dim=2) / tau, dim=2).sum(dim=3)  # (Q, N, S)
-            attn_q = F.softmax(_gaussian_normalize(corr, dim=3) / tau, dim=3).sum(dim=2)  # (Q, N, R)
+            tau, eps = self.cfg.temperature_attn, 1e-5
+            attn_s = F.softmax(corr / (tau * torch.sqrt(corr.var(dim=1, keepdim=True, unbiased=False) + eps)),
+                               dim=1).sum(dim=3)  # (N, S, Q)
+            attn_q = F.softmax(corr / (tau * torch.sqrt(corr.var(dim=3, keepdim=True, unbiased=False) + eps)),
+                               dim=3).sum(dim=1)  # (N, Q, R)
         else:  # a 1×1 map has nothing to attend over
-            attn_s = attn_q = corr.new_ones(corr.shape[:3])
-        s_att = torch.einsum("qns,ncs->qnc", attn_s, protos.flatten(2)) / hw
-        q_att = torch.einsum("qnr,qcr->qnc", attn_q, query.flatten(2)) / hw
+            attn_s = corr.new_ones(n, hs, nq)
+            attn_q = corr.new_ones(n, nq, hw)
+        s_att = torch.einsum("nsq,ncs->qnc", attn_s, protos.flatten(2)) / hw
+        q_att = torch.einsum("nqr,qcr->qnc", attn_q, query.flatten(2)) / hw
         return q_att, s_att
 
     def forward(self, query: Tensor, protos: Tensor) -> Tensor:

@@ -52,6 +52,10 @@ class DataConfig:
         synthetic_classes: classes of the synthetic dataset (split 60/20/20 %).
         cache_dir: if set, decoded splits are kept there as tensors (``torch.load(weights_only=True)``)
             so later runs skip decoding; derived from the data, so keep it outside the repository.
+        rotations: quarter turns (degrees) applied to the *training* classes only, each turn a new class
+            (Vinyals et al. 2016; Snell et al. 2017: Omniglot's 964 background characters × 4). Validation
+            and test classes are never rotated. ``(0,)`` = none; ``(0, 90, 180, 270)`` is the standard
+            Omniglot protocol (used by ``--full``; at the CPU budget it lost on validation, docs/fewshot.md).
     """
 
     dataset: Literal["omniglot", "omniglot-dvs", "nomniglot", "cub", "miniimagenet", "synthetic"] = "omniglot"
@@ -66,6 +70,7 @@ class DataConfig:
     split_dir: str = ""
     synthetic_classes: int = 30
     cache_dir: str = ""
+    rotations: tuple[int, ...] = (0,)
 
 
 @dataclass(frozen=True)
@@ -186,8 +191,43 @@ def _by_class_split(full: TensorSet, fraction: float, seed: int) -> dict[str, Te
     return {"train": train, "val": val}
 
 
+def train_rotations(cfg: DataConfig) -> tuple[int, ...]:
+    """The quarter turns applied to training classes (``cfg.rotations``), checked."""
+    rot = tuple(int(r) for r in cfg.rotations)
+    if not rot or any(r % 90 for r in rot) or len({r % 360 for r in rot}) != len(rot):
+        raise ConfigError(f"data.rotations must be distinct multiples of 90 degrees, got {rot}")
+    return rot
+
+
+def rotate_classes(ts: TensorSet, rotations: tuple[int, ...]) -> TensorSet:
+    """Every class once per quarter turn in ``rotations``, each turn a new class (ids offset by the class count).
+
+    Images ``(N, ..., H, W)`` are turned in their last two axes (``torch.rot90``, counter-clockwise).
+    """
+    if tuple(rotations) == (0,):
+        return ts
+    offset = max(int(ts.targets.max()) + 1, len(ts.class_names))
+    base = list(ts.class_names) + [f"class{c}" for c in range(len(ts.class_names), offset)]
+    imgs, tgts, names = [], [], []
+    for j, r in enumerate(rotations):
+        imgs.append(torch.rot90(ts.images, k=(r // 90) % 4, dims=(-2, -1)))
+        tgts.append(ts.targets + j * offset)
+        names += [n if r % 360 == 0 else f"{n}/rot{r % 360}" for n in base]
+    return TensorSet(torch.cat(imgs), torch.cat(tgts), names, ts.source)
+
+
 def load_splits(cfg: DataConfig, need: tuple[str, ...] = ("train", "val", "test"), seed: int = 0) -> dict[str, TensorSet]:
-    """Load the splits ``need`` names into memory (train/val from base classes, test from novel classes)."""
+    """Load the splits ``need`` names into memory (train/val from base classes, test from novel classes).
+
+    The training split is then augmented by ``train_rotations(cfg)`` (validation and test never are).
+    """
+    out = _load_splits(cfg, need, seed)
+    if "train" in out:
+        out["train"] = rotate_classes(out["train"], train_rotations(cfg))
+    return out
+
+
+def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int) -> dict[str, TensorSet]:
     from neurotrio.fewshot import datasets
 
     if cfg.dataset not in DATASETS:

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -47,6 +47,8 @@ from neurotrio.fewshot.evaluate import (
 )
 from neurotrio.fewshot.fslsnn import EpisodeOutput, FewShotNet, FSLSNNConfig, build_model
 from neurotrio.fewshot.losses import LossConfig, fewshot_loss, tet_loss
+from neurotrio.fewshot.model import BackboneConfig
+from neurotrio.fewshot.sfe import SFEConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,13 @@ class PretrainConfig:
 
 @dataclass(frozen=True)
 class FinetuneConfig:
-    """Episodic fine-tuning with the few-shot losses (``episodes=0`` skips it)."""
+    """Episodic fine-tuning with the few-shot losses (``episodes=0`` skips it).
+
+    ``bn="frozen"`` keeps every batch-norm layer in eval mode during episodes (running statistics from
+    pre-training, not re-estimated on the episode's batch, whose images come from only ``n_way``
+    classes); ``"train"`` normalises by the episode batch as in pre-training. ``grad_clip`` caps the
+    global gradient norm as in pre-training. Why these defaults: docs/fewshot.md, "Episodic fine-tuning".
+    """
 
     episodes: int = 200
     n_way: int = 5
@@ -81,14 +89,31 @@ class FinetuneConfig:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     val_every: int = 50
-    grad_clip: float | None = None
+    grad_clip: float | None = 5.0
+    bn: Literal["train", "frozen"] = "frozen"
+
+
+def recipe_model() -> FSLSNNConfig:
+    """The CPU recipe's model (chosen on Omniglot validation classes; study in docs/fewshot.md).
+
+    Width 0.25, T = 2, stride 2 on layers 2 and 4 only, so 28×28 inputs give the SFE and CFC a 7×7 map
+    (the paper's VGGSNNwoAP strides 2, 4, 6, 8 leave 2×2, ``BackboneConfig``'s default); the SFE
+    correlates each time step alone with shared weights and a 16× channel reduction, which keeps its
+    dense real-valued convolutions small on 49 positions.
+    """
+    return FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, stride_layers=(2, 4)),
+                        sfe=SFEConfig(time_mode="step", reduction=16))
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training run needs; saved as ``config.yaml`` beside the results."""
+    """Everything one training run needs; saved as ``config.yaml`` beside the results.
 
-    model: FSLSNNConfig = field(default_factory=FSLSNNConfig)
+    The defaults are the validated CPU recipe for Omniglot (``recipe_model``, the pre-training and
+    fine-tuning defaults); ``benchmarks/fewshot_omniglot.py`` runs them unchanged.
+    """
+
+    model: FSLSNNConfig = field(default_factory=recipe_model)
     data: DataConfig = field(default_factory=DataConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
@@ -189,12 +214,17 @@ class EpisodeForward(nn.Module):
     gathered, and every rank scores the whole episode; see ``core.distributed.gather_shares``.
     """
 
-    def __init__(self, net: FewShotNet):
+    def __init__(self, net: FewShotNet, freeze_bn: bool = False):
         super().__init__()
         self.net = net
+        self.freeze_bn = freeze_bn
 
     def forward(self, support: torch.Tensor, support_labels: torch.Tensor, query: torch.Tensor,
                 n_way: int) -> EpisodeOutput:
+        if self.freeze_bn and self.training:  # eval-mode BN: running statistics, no update from the episode
+            for m in self.net.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         images = torch.cat([support, query])
         feats = distributed.gather_shares(self.net.embed(distributed.share_of_batch(images)), len(images))
         return self.net.episode_from_features(feats[: len(support)], support_labels, feats[len(support):], n_way)
@@ -232,7 +262,9 @@ def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
         return fewshot_loss(out.logits, out.query_emb, out.proto_emb, qy, cfg.loss)
 
     with frozen(model.head):  # the pre-training head takes no part in episodes
-        hist = fit(EpisodeForward(model), episodes, opt, chunks, device, step=step, scheduler=sched,
+        if ft.bn not in ("train", "frozen"):
+            raise ConfigError(f"finetune.bn must be 'train' or 'frozen', got {ft.bn!r}")
+        hist = fit(EpisodeForward(model, freeze_bn=ft.bn == "frozen"), episodes, opt, chunks, device, step=step, scheduler=sched,
                    scheduler_per_batch=True, select="val_acc",
                    validate=lambda m: validation_score(m.net, train, val, cfg, device, cfg.seed + 1),
                    checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="finetune",
