@@ -155,3 +155,31 @@ def test_a_yasa_hypnogram_object_brings_its_epoch_and_clock(night) -> None:
                             reference=Hypnogram(values[:-2], start=dt.datetime(2020, 1, 1, 22, 1, 0)))
     assert later.reference[2:].tolist() == res.reference[:-2].tolist()
     assert any("60 s after the recording's start" in n for n in later.notes)
+
+
+def test_channels_option_reads_by_model_input_so_raw_emg_is_converted_and_named(tmp_path) -> None:
+    """--channels names the file's labels in the model's order: each is reported under the model input it
+    feeds, and a raw chin EMG whose label does not say EMG ('Ment1-Ment2') is still turned into the envelope."""
+    import datetime as dt
+
+    from edfio import Edf, EdfSignal, Recording
+
+    rng = np.random.default_rng(0)
+    n_s = 90
+
+    def sig(label, rate, scale):
+        x = rng.standard_normal(int(n_s * rate)) * scale
+        return EdfSignal(x, sampling_frequency=rate, label=label, physical_dimension="uV",
+                         physical_range=(-500.0, 500.0))
+
+    start = dt.datetime(2020, 1, 1, 22, 0, 0)
+    path = tmp_path / "lab.edf"
+    Edf([sig("Fpz-M2", 100, 20), sig("Pz-M2", 100, 15), sig("E1-M2", 100, 30), sig("Ment1-Ment2", 200, 5)],
+        recording=Recording(startdate=start.date()), starttime=start.time()).write(path)
+    res = score_recording(path, channels=("Fpz-M2", "Pz-M2", "E1-M2", "Ment1-Ment2"))
+    assert [c["input"] for c in res.channels] == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"]
+    assert [c["label"] for c in res.channels] == ["Fpz-M2", "Pz-M2", "E1-M2", "Ment1-Ment2"]
+    assert all(c["alias"] for c in res.channels)
+    assert res.channels[3]["conversion"] == "raw EMG -> 1-Hz RMS envelope"
+    swapped = score_recording(path, channels=("E1-M2", "Fpz-M2", "Pz-M2", "Ment1-Ment2"))
+    assert swapped.channels[0]["input"] == "EEG Fpz-Cz" and swapped.channels[0]["label"] == "E1-M2"

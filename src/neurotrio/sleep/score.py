@@ -349,10 +349,17 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
         hyp = (score_inputs.stage_sequence(reference, reference_epoch_s, reference_codes)
                if score_inputs.is_sequence(reference) else
                read_expert_hypnogram(reference, epoch_s=reference_epoch_s, codes=reference_codes))
+    if channels and not aliases and len(channels) == len(model.channels):
+        # read the given channels as the model's inputs, by name: the reader then knows which one is the
+        # EMG (raw chin EMG -> envelope) and reports each input under the model's name
+        aliases, channels = dict(zip(model.channels, channels)), None
     night = stage_night(psg, model, channels, aliases)
     stages = night.proba.argmax(1).astype(np.int64)
+    # with `channels`, the rows read are named by the user; say which model input each one fed
+    read = [{**c, "input": m, "alias": c.get("label") != m} if c.get("input") != m else dict(c)
+            for c, m in zip(night.channels, model.channels)]
     result = ScoreResult(stages, night.proba, np.asarray(night.onset_s, float), start=night.start,
-                         epoch_s=float(night.epoch_s), channels=list(night.channels),
+                         epoch_s=float(night.epoch_s), channels=read,
                          segments=[(float(o), float(d)) for o, d in night.segments], model=model_name,
                          seconds={"stage": time.perf_counter() - t0})
     from neurotrio.sleep.statistics import analysed_period
