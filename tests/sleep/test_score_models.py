@@ -90,3 +90,14 @@ def test_score_says_why_a_model_with_fewer_inputs_was_chosen(tmp_path) -> None:
                          "EMG submental are not in the file")
     full = write_synthetic_psg(tmp_path / "full.edf", n_epochs=3)
     assert "chosen because" not in score_recording(full).model
+
+
+def test_a_model_name_that_is_neither_a_file_nor_embedded_lists_the_embedded_ones(tmp_path, capsys) -> None:
+    from neurotrio.cli import main
+    from tests.sleep.synthetic import write_synthetic_psg
+
+    psg = write_synthetic_psg(tmp_path / "n.edf", n_epochs=2)
+    assert main(["sleep", "score", str(psg), "--model", "psg2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --model 'psg2' is neither a model file") and err.count("\n") == 1
+    assert "eeg-eog (EEG Fpz-Cz, EOG horizontal)" in err

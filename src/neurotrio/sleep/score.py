@@ -385,6 +385,9 @@ def _pick_model(psg: Any, model: Any, channels: Sequence[str] | None,
     if isinstance(model, str) and model in {m.name for m in EMBEDDED} and not Path(model).exists():
         chosen = embedded_model(model)  # an embedded model by name: psg, eeg-eog, eeg
         return load_any_model(chosen.file()), f"the embedded model '{chosen.name}' ({', '.join(chosen.channels)})"
+    if isinstance(model, str) and not Path(model).exists() and not Path(model).suffix and "/" not in model:
+        raise InputError(None, f"--model {model!r} is neither a model file (.onnx, .safetensors) nor an embedded "
+                               f"model; embedded models: {describe_embedded()}")
     if model is not None:
         m = load_any_model(model)
         return m, f"model {Path(m.path).name}" if getattr(m, "path", None) else "the given model"
