@@ -74,7 +74,7 @@ def _score_many(args: argparse.Namespace) -> int:
         what = (f"error: {row['error']}" if row["status"] != "ok" else
                 f"{row['n_epochs']} epochs" + (f", kappa {row['kappa']:.3f} on {row['n_compared']}"
                                                if row.get("kappa") != "" else ""))
-        tqdm_write(f"{row['night']}: {what}")
+        tqdm_write(f"{row['night']}: {what}" + (f" ({row['note']})" if row.get("note") else ""))
 
     from tqdm.auto import tqdm
 
