@@ -13,6 +13,10 @@ The network follows the reference Keras code (wzw999/ULW-SLEEPNET) layer by laye
 
 Trainable parameters: 7,193 / 9,241 / 11,289 / 13,337 / 25,625 for C = 1 / 2 / 3 / 4 / 10.
 
+For training on CPU, :meth:`ULWSleepNet.forward` runs the same function rearranged for speed
+(:mod:`neurotrio.sleep.fast`: merged shortcut, first conv on even/odd sample planes, batch norm + ReLU +
+max-pool fused); ``net.fast_train = False`` selects the literal layer-by-layer form.
+
 For inference, :meth:`ULWSleepNet.fused` returns :class:`FusedULWSleepNet`, the same function with batch
 norm folded into dense convolutions, the two linear shortcut convs merged into one, and the two head
 layers merged into one matrix: identical outputs (to float rounding) at a fraction of the time.
@@ -111,6 +115,7 @@ class ULWSleepNet(nn.Module):
         self.classifier = nn.Linear(config.hidden, config.n_classes)
         self.register_buffer("in_center", torch.zeros(config.n_chans))
         self.register_buffer("in_scale", torch.ones(config.n_chans))
+        self.fast_train = True  # training forward on CPU via neurotrio.sleep.fast (False: the literal form)
 
     def check_input(self, x: Tensor) -> None:
         """Raise ``ConfigError`` naming the expected shape when ``x`` is not (B, n_chans, n_times)."""
@@ -134,6 +139,11 @@ class ULWSleepNet(nn.Module):
         return self.classifier(self.dense(self.head_dropout(feats)))
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.training and self.fast_train and x.device.type == "cpu" and torch.is_grad_enabled():
+            from neurotrio.sleep.fast import supports_fast, train_forward
+
+            if supports_fast(self):  # same function, rearranged for CPUs (see neurotrio.sleep.fast)
+                return train_forward(self, x)
         return self.forward_head(self.forward_features(x))
 
     def set_dense_product(self, enabled: bool) -> ULWSleepNet:

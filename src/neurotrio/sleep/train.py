@@ -137,6 +137,10 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
         raise InputError(None, "no training epochs")
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
+    if device.type == "cpu":  # reuse freed activation memory instead of page-faulting it in every step
+        from neurotrio.core.threads import keep_freed_memory
+
+        keep_freed_memory()
     net = ULWSleepNet(mcfg)
     if cfg.normalization == "fixed":
         center, scale = robust_stats(x_train)

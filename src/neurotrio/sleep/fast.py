@@ -1,0 +1,192 @@
+"""ULW-SleepNet's training-mode forward pass, computed faster (same function, same parameters).
+
+Used by :meth:`neurotrio.sleep.model.ULWSleepNet.forward` in training mode on CPU (imports run one way:
+``model`` -> ``fast``; this module reads the network's attributes and imports nothing from it).
+
+:func:`train_forward` computes exactly what :meth:`ULWSleepNet.forward` computes in training mode (batch
+statistics, running-statistics update, dropout), with gradients flowing into the same parameters, but
+rearranged for a small CPU, where every full-size pass over the activations costs more than the
+arithmetic:
+
+* **Shortcut merged.** The two kernel-1, stride-2 shortcut convs are linear, so their composition is ONE
+  kernel-1 map on every 4th sample (``W2 @ W1``, bias ``W2 @ b1 + b2``). For the first block (one input
+  channel) it is an outer product; no strided convolution runs at all.
+* **First conv on sample planes.** The first conv (1 -> 8 channels, kernel 3, on 3000 samples) runs as
+  one conv with 2 inputs (even and odd samples, 1500 long) and 16 outputs: the conv at the even and at
+  the odd positions. Max-pooling by 2 is then the elementwise maximum of the two halves (the trick of
+  :class:`~neurotrio.sleep.model.FusedULWSleepNet`, here also for training).
+* **Batch norm, ReLU and max-pool fused** (:class:`_BNReluPool`, a custom autograd function): with
+  ``u = a * z + c`` the batch-normalised conv output (``a = gamma / sqrt(var + eps)``), max-pool then
+  ReLU of ``u`` is ``relu(max(u_even, u_odd))`` -- exact for either sign of ``a``. The full-size
+  normalised, rectified and index tensors of the straightforward form are never written; the backward
+  pass is batch norm's closed-form gradient, ``dz = a * du + k0 + k1 * z`` with per-channel constants,
+  restricted to the pooled winners.
+
+The straightforward form stays the reference: ``tests/sleep/test_train_fast.py`` checks outputs,
+running statistics and every parameter's gradient against it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _product_weight(sep: nn.Module) -> Tensor:
+    """(out, in, k) dense weight of depthwise-then-pointwise: W[o, i, k] = P[o, i] * D[i, k]."""
+    return sep.pointwise.weight * sep.depthwise.weight.transpose(0, 1)
+
+
+def _halves(z: Tensor, planes: bool) -> tuple[Tensor, Tensor]:
+    """Views of the conv output at even and odd positions, each (N, C, floor(L / 2)) (see _BNReluPool)."""
+    if planes:
+        c = z.shape[1] // 2
+        return z[:, :c], z[:, c:]
+    m = z.shape[-1] // 2
+    pairs = z[..., :2 * m].unflatten(-1, (m, 2))
+    return pairs[..., 0], pairs[..., 1]
+
+
+class _BNReluPool(torch.autograd.Function):
+    """``relu(max_pool1d(batch_norm_train(z), 2, ceil_mode=True))`` in a few half-size passes.
+
+    ``z``: (N, C, L) conv output, or with ``planes`` (N, 2C, M) holding the conv at the even positions in
+    its first C channels and at the odd positions in the others (L = 2M). Returns (N, C, ceil(L / 2)).
+    Statistics and the running buffers follow ``nn.BatchNorm1d`` in training mode (biased variance to
+    normalise, unbiased into ``running_var``; sums accumulated in float64). Only float masks and
+    multiplications are used: ``torch.where`` / ``masked_fill`` run ~20x slower than ``mul`` on CPU.
+    """
+
+    @staticmethod
+    def forward(ctx, z: Tensor, gamma: Tensor, beta: Tensor, bn: nn.BatchNorm1d, planes: bool) -> Tensor:
+        n, c2, length = z.shape
+        c = c2 // 2 if planes else c2
+        count = n * length * (2 if planes else 1)
+        rows = z.view(n, 2, c, length) if planes else z
+        s1 = rows.sum(-1, dtype=torch.float64).reshape(n, -1, c).sum((0, 1))
+        s2 = (rows * rows).sum(-1, dtype=torch.float64).reshape(n, -1, c).sum((0, 1))
+        mean64 = s1 / count
+        var64 = (s2 / count - mean64 * mean64).clamp_min(0)
+        mean, var = mean64.to(z.dtype), var64.to(z.dtype)
+        rstd = torch.rsqrt(var + bn.eps)
+        a = (gamma * rstd)[:, None].to(z.dtype)
+        shift = (beta - mean * rstd * gamma)[:, None].to(z.dtype)
+        ze, zo = _halves(z, planes)
+        ue = torch.addcmul(shift, a, ze)
+        uo = torch.addcmul(shift, a, zo)
+        mask = torch.ge(ue, uo).to(z.dtype)  # ties go to the even (first) position, as max_pool1d's
+        out = torch.maximum(ue, uo)
+        if not planes and length % 2:  # ceil_mode: the last column is pooled alone
+            out = torch.cat([out, torch.addcmul(shift, a, z[..., -1:])], -1)
+        out.clamp_min_(0)
+        if bn.track_running_stats:
+            with torch.no_grad():
+                bn.num_batches_tracked.add_(1)
+                m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+                bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), m)
+                bn.running_var.lerp_((var64 * count / max(count - 1, 1)).to(bn.running_var.dtype), m)
+        ctx.save_for_backward(z, mask, out, a, rstd, mean)
+        ctx.planes, ctx.count, ctx.param_dtype = planes, count, gamma.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        z, mask, out, a, rstd, mean = ctx.saved_tensors
+        planes, count = ctx.planes, ctx.count
+        gpos = torch.ops.aten.threshold_backward(grad.to(z.dtype), out, 0)  # ReLU's gradient
+        odd = not planes and z.shape[-1] % 2
+        g_last = gpos[..., -1:] if odd else None
+        if odd:
+            gpos = gpos[..., :-1]
+        ze, zo = _halves(z, planes)
+        ge = gpos * mask  # gradient reaching the even winners
+        go = gpos - ge     # ... and the odd ones
+        sum_g = gpos.sum(-1, dtype=torch.float64).sum(0)
+        sum_gz = ((ge * ze).sum(-1, dtype=torch.float64).sum(0)
+                  + (go * zo).sum(-1, dtype=torch.float64).sum(0))
+        if odd:
+            sum_g = sum_g + g_last.sum((0, 2), dtype=torch.float64)
+            sum_gz = sum_gz + (g_last * z[..., -1:]).sum((0, 2), dtype=torch.float64)
+        mean64, rstd64, a64 = mean.double(), rstd.double(), a[:, 0].double()
+        dbeta = sum_g
+        dgamma = rstd64 * (sum_gz - mean64 * sum_g)
+        k1 = (-a64 * rstd64 * dgamma / count)
+        k0 = (-a64 * sum_g / count - k1 * mean64)
+        k0, k1 = k0.to(z.dtype)[:, None], k1.to(z.dtype)[:, None]
+        dz = torch.empty_like(z)
+        de, do = _halves(dz, planes)
+        torch.addcmul(k0, k1, ze, out=de).addcmul_(a, ge)
+        torch.addcmul(k0, k1, zo, out=do).addcmul_(a, go)
+        if odd:
+            torch.addcmul(k0, k1, z[..., -1:], out=dz[..., -1:]).addcmul_(a, g_last)
+        return dz, dgamma.to(ctx.param_dtype), dbeta.to(ctx.param_dtype), None, None
+
+
+def _bn_relu_pool(z: Tensor, bn: nn.BatchNorm1d, planes: bool = False) -> Tensor:
+    return _BNReluPool.apply(z, bn.weight, bn.bias, bn, planes)
+
+
+def _first_planes(w: Tensor) -> Tensor:
+    """(f, 1, 3) conv weight -> (2f, 2, 3) weight on the even/odd sample planes (even outputs, then odd).
+
+    Even output at 2j uses x[2j-1], x[2j], x[2j+1] = O[j-1], E[j], O[j]; odd output at 2j+1 uses
+    x[2j], x[2j+1], x[2j+2] = E[j], O[j], E[j+1].
+    """
+    f = w.shape[0]
+    zero = w.new_zeros(f)
+    t0, t1, t2 = w[:, 0, 0], w[:, 0, 1], w[:, 0, 2]
+    even = torch.stack([torch.stack([zero, t1, zero], 1), torch.stack([t0, t2, zero], 1)], 1)
+    odd = torch.stack([torch.stack([zero, t0, t2], 1), torch.stack([zero, t1, zero], 1)], 1)
+    return torch.cat([even, odd], 0)
+
+
+def _shortcut(block: nn.Module, h: Tensor) -> Tensor:
+    """The two kernel-1 stride-2 separable convs as one map on every 4th sample."""
+    s1 = _product_weight(block.short1)[:, :, 0]
+    s2 = _product_weight(block.short2)[:, :, 0]
+    ws = s2 @ s1
+    bs = s2 @ block.short1.pointwise.bias + block.short2.pointwise.bias
+    every4 = h[:, :, ::4]
+    if every4.shape[1] == 1:
+        return torch.addcmul(bs[:, None], ws, every4)
+    return F.conv1d(every4, ws[:, :, None], bs)
+
+
+def _block(block: nn.Module, h: Tensor, first: bool) -> Tensor:
+    n, _, length = h.shape
+    w1 = _product_weight(block.conv1)
+    if first and length % 2 == 0:  # conv at even and odd positions from the even/odd sample planes
+        planes = h.view(n, length // 2, 2).transpose(1, 2)
+        y = F.conv1d(planes, _first_planes(w1), torch.cat([block.conv1.pointwise.bias] * 2), padding=1)
+        main = _bn_relu_pool(y, block.bn1, planes=True)
+    else:
+        main = _bn_relu_pool(F.conv1d(h, w1, block.conv1.pointwise.bias, padding=1), block.bn1)
+    z = F.conv1d(main, _product_weight(block.conv2), block.conv2.pointwise.bias, padding=1)
+    main = _bn_relu_pool(z, block.bn2)
+    return block.dropout(main + _shortcut(block, h))
+
+
+def supports_fast(net: nn.Module) -> bool:
+    """True when :func:`train_forward` computes ``net``'s training forward.
+
+    Not with batch norm synced across torchrun ranks (``core.sync_batchnorm``): those layers keep their own
+    forward; nor when the separable convs are set to run literally (``set_dense_product(False)``).
+    """
+    plain_bn = all(type(m) is nn.BatchNorm1d for b in net.blocks for m in (b.bn1, b.bn2))
+    return plain_bn and all(getattr(m, "dense_product", True) for m in net.modules())
+
+
+def train_forward(net: nn.Module, x: Tensor) -> Tensor:
+    """``net(x)`` in training mode, rearranged for speed (see the module docstring): (B, C, T) -> (B, 5).
+
+    Same outputs, batch-norm buffer updates and parameter gradients as the straightforward form (to
+    float rounding); dropout draws from the same generator but in another order, so with dropout on the
+    masks differ from the straightforward form's.
+    """
+    net.check_input(x)
+    b, c, n = x.shape
+    h = ((x - net.in_center[:, None]) / net.in_scale[:, None]).reshape(b * c, 1, n)
+    for i, block in enumerate(net.blocks):
+        h = _block(block, h, i == 0)
+    return net.forward_head(h.mean(-1).reshape(b, -1))
