@@ -183,3 +183,13 @@ def test_channels_option_reads_by_model_input_so_raw_emg_is_converted_and_named(
     assert res.channels[3]["conversion"] == "raw EMG -> 1-Hz RMS envelope"
     swapped = score_recording(path, channels=("E1-M2", "Fpz-M2", "Pz-M2", "Ment1-Ment2"))
     assert swapped.channels[0]["input"] == "EEG Fpz-Cz" and swapped.channels[0]["label"] == "E1-M2"
+
+
+def test_an_analysed_period_without_any_epoch_is_refused(night, tmp_path) -> None:
+    n = len(night["stages"])
+    last_middle = (n - 1) * 30 + 15
+    with pytest.raises(InputError, match="no staged epoch has its middle inside the analysed period"):
+        score_recording(night["psg"], night["model"], tmp_path / "o", lights_off=last_middle + 1)
+    assert not (tmp_path / "o").exists()
+    res = score_recording(night["psg"], night["model"], lights_off=last_middle - 1)
+    assert res.statistics["predicted"]["TIB_min"] == pytest.approx((n * 30 - last_middle + 1) / 60)

@@ -22,8 +22,8 @@ import numpy as np
 from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.core.prefetch import read_ahead as _read_ahead
 from neurotrio.sleep import score_inputs
-from neurotrio.sleep.compare import agreement, compare_with_expert, night_statistics, note_in_sample
-from neurotrio.sleep.outputs import format_agreement
+from neurotrio.sleep.compare import agreement, compare_with_expert, in_span, night_statistics, note_in_sample
+from neurotrio.sleep.outputs import format_agreement, span_text
 from neurotrio.sleep.result import ScoreResult
 from neurotrio.sleep.spec import DEFAULT_ONNX, robust_stats
 
@@ -366,6 +366,9 @@ def score_recording(psg: Any, model: AnyModel | str | Path | None = None, out_di
 
     result.lights_off_s, result.lights_on_s = analysed_period(lights_off, lights_on, night.start, result.onset_s,
                                                               result.epoch_s)
+    if not in_span(result).any():
+        raise InputError(score_inputs.source_name(psg), f"no staged epoch has its middle inside the analysed period "
+                                                        f"({span_text(result)}); widen --lights-off/--lights-on")
     if hyp is not None:
         compare_with_expert(result, hyp, score_inputs.source_name(reference), trim_wake_min)
     note_in_sample(result, model)
