@@ -128,3 +128,12 @@ def test_one_night_with_a_reference_pattern_is_compared(folder, tmp_path, capsys
     assert code == 0 and "agreement with the expert on 6 epochs" in text
     assert main(["sleep", "score", str(folder / "SC4003E0-PSG.edf"), "--reference-pattern", "sleep-edf"]) == 2
     assert "no file match" in capsys.readouterr().err
+
+
+def test_a_recursive_glob_finds_nights_in_subfolders(folder, tmp_path) -> None:
+    sub = tmp_path / "cohort" / "visit1"
+    sub.mkdir(parents=True)
+    (sub / "n1.edf").write_bytes((folder / "SC4001E0-PSG.edf").read_bytes())
+    (sub / "n1-hyp.edf").write_bytes((folder / "SC4001EC-Hypnogram.edf").read_bytes())
+    assert [p.name for p in find_nights(str(tmp_path / "cohort" / "**" / "*.edf"))] == ["n1.edf"]
+    assert find_nights(str(tmp_path / "cohort" / "*" / "*.edf"))[0].name == "n1.edf"

@@ -77,7 +77,8 @@ def find_nights(sources: str | Path | Sequence[str | Path]) -> list[Path]:
     """The PSG files named by a folder, a glob pattern, files, or a list of these (sorted, no repeats).
 
     In a folder, every ``.edf``/``.bdf``/``.rec`` file holding signals is a night (annotation-only EDF+
-    files such as hypnograms are not).
+    files such as hypnograms are not); subfolders are not searched: use a recursive glob
+    (``'data/**/*.edf'``) for a tree such as NSRR's ``polysomnography/edfs/shhs1/``.
 
     Raises:
         InputError: a source that is neither a file, a folder nor a pattern matching a file; or no night.
@@ -91,7 +92,7 @@ def find_nights(sources: str | Path | Sequence[str | Path]) -> list[Path]:
         elif p.is_file():
             found.append(p)
         elif glob.has_magic(str(item)):
-            found += [Path(f) for f in sorted(glob.glob(str(item))) if _is_psg(Path(f))]
+            found += [Path(f) for f in sorted(glob.glob(str(item), recursive=True)) if _is_psg(Path(f))]
         else:
             raise InputError(p, "no such file or folder")
     unique: dict[str, Path] = {}
