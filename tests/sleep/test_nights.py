@@ -137,3 +137,14 @@ def test_a_recursive_glob_finds_nights_in_subfolders(folder, tmp_path) -> None:
     (sub / "n1-hyp.edf").write_bytes((folder / "SC4001EC-Hypnogram.edf").read_bytes())
     assert [p.name for p in find_nights(str(tmp_path / "cohort" / "**" / "*.edf"))] == ["n1.edf"]
     assert find_nights(str(tmp_path / "cohort" / "*" / "*.edf"))[0].name == "n1.edf"
+
+
+def test_a_reference_pattern_may_climb_into_a_parallel_tree_as_nsrr_keeps_annotations(folder, tmp_path) -> None:
+    edfs = tmp_path / "polysomnography" / "edfs" / "shhs1"
+    notes = tmp_path / "polysomnography" / "annotations-events-nsrr" / "shhs1"
+    edfs.mkdir(parents=True)
+    notes.mkdir(parents=True)
+    (edfs / "shhs1-200001.edf").write_bytes((folder / "SC4001E0-PSG.edf").read_bytes())
+    (notes / "shhs1-200001-nsrr.xml").write_text("<PSGAnnotation/>")
+    hit = find_reference(edfs / "shhs1-200001.edf", "../../annotations-events-nsrr/shhs1/{stem}-nsrr.xml")
+    assert hit is not None and hit.resolve() == (notes / "shhs1-200001-nsrr.xml").resolve()
