@@ -46,8 +46,8 @@ def test_a_yasa_style_array_or_a_list_of_names_is_the_same_reference_as_the_file
         assert res.reference.tolist() == expected and res.metrics["n"] == len(expected)
     assert from_array.metrics["kappa"] == from_file.metrics["kappa"] == from_names.metrics["kappa"]
     # a stage sequence has no clock: said, never silent
-    assert any("has no clock time: its time 0 is taken as the recording's start (22:00:00)" in n
-               for n in from_array.notes)
+    assert any(n.startswith("expert hypnogram stage sequence (stage-list) has no clock time: its time 0 is "
+                            "taken as the recording's start (22:00:00)") for n in from_array.notes)
 
 
 def test_a_stage_sequence_needs_its_epoch_and_unambiguous_codes(night) -> None:

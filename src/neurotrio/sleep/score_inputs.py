@@ -92,12 +92,18 @@ def stage_sequence(reference: Any, epoch_s: float | None, codes: str | None) -> 
 
 
 def source_name(source: Any) -> str:
-    """A file name for a source (path, Raw with its file, else a generic name)."""
+    """A file name for a source (path, Raw with its file), else what it is ("mne.Annotations", ...)."""
     if isinstance(source, (str, Path)):
         return str(source)
+    if type(source).__name__ == "Annotations":
+        return "mne.Annotations"
+    if _is_yasa(source):
+        return "yasa.Hypnogram"
     if isinstance(source, Mapping) and source.get("path"):
         return str(source["path"])
     names = getattr(source, "filenames", None)
     if names and names[0]:
         return str(names[0])
+    if is_sequence(source):
+        return "stage sequence"
     return "recording"
