@@ -26,12 +26,12 @@ from benchmarks.fewshot_common import (
 
 
 def config(full: bool, cache_dir: str):
-    from neurotrio.fewshot.evaluate import DataConfig, EvalConfig
+    from neurotrio.fewshot.evaluate import EvalConfig
     from neurotrio.fewshot.model import BackboneConfig
     from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig
 
-    data = DataConfig(dataset="omniglot", root=str(shared_data() / "fewshot" / "omniglot"), image_size=28,
-                      val_fraction=0.1, cache_dir=cache_dir)
+    data = replace(TrainConfig().data, dataset="omniglot", root=str(shared_data() / "fewshot" / "omniglot"),
+                   cache_dir=cache_dir)
     if full:
         return TrainConfig(model=replace(TrainConfig().model, backbone=BackboneConfig(width=1.0, time_steps=4,
                                                                                         stride_layers=(2, 4))),

@@ -29,9 +29,10 @@ def test_rotations_make_new_training_classes_only():
         train_rotations(DataConfig(rotations=(0, 45)))
 
 
-def test_default_recipe_gives_the_sfe_a_7x7_map():
-    bb = TrainConfig().model.backbone
-    assert feature_shape(bb, (28, 28))[1:] == (7, 7)
+def test_default_recipe_gives_the_sfe_a_5x5_map():
+    cfg = TrainConfig()
+    size = cfg.data.image_size
+    assert feature_shape(cfg.model.backbone, (size, size))[1:] == (5, 5)
     assert BackboneConfig().stride_layers == (2, 4, 6, 8)  # the paper's VGGSNNwoAP stays available
 
 

@@ -96,13 +96,18 @@ class FinetuneConfig:
 def recipe_model() -> FSLSNNConfig:
     """The CPU recipe's model (chosen on Omniglot validation classes; study in docs/fewshot.md).
 
-    Width 0.25, T = 2, stride 2 on layers 2 and 4 only, so 28×28 inputs give the SFE and CFC a 7×7 map
-    (the paper's VGGSNNwoAP strides 2, 4, 6, 8 leave 2×2, ``BackboneConfig``'s default); the SFE
-    correlates each time step alone with shared weights and a 16× channel reduction, which keeps its
-    dense real-valued convolutions small on 49 positions.
+    Width 0.25, T = 2, stride 2 on layers 2, 4 and 6, so the recipe's 36×36 inputs (``recipe_data``)
+    give the SFE and CFC a 5×5 map (the paper's VGGSNNwoAP strides 2, 4, 6, 8 on 28×28 leave 2×2,
+    ``BackboneConfig``'s default); the SFE correlates each time step alone with shared weights and a 16×
+    channel reduction, which keeps its dense real-valued convolutions small.
     """
-    return FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, stride_layers=(2, 4)),
+    return FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, stride_layers=(2, 4, 6)),
                         sfe=SFEConfig(time_mode="step", reduction=16))
+
+
+def recipe_data() -> DataConfig:
+    """The recipe's data settings: Omniglot at 36×36 (→ 5×5 maps with ``recipe_model``), no rotations."""
+    return DataConfig(image_size=36)
 
 
 @dataclass(frozen=True)
@@ -114,7 +119,7 @@ class TrainConfig:
     """
 
     model: FSLSNNConfig = field(default_factory=recipe_model)
-    data: DataConfig = field(default_factory=DataConfig)
+    data: DataConfig = field(default_factory=recipe_data)
     loss: LossConfig = field(default_factory=LossConfig)
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
