@@ -181,7 +181,11 @@ def test_fetch_is_a_thin_wrapper(monkeypatch, tmp_path, capsys) -> None:
     assert calls[-1][3] == ["SC4001", "SC4002", "SC4011", "SC4012", "SC4071", "SC4072"]
     assert main(["sleep", "fetch", "--dest", str(tmp_path), "--records", "sc4001", "--quiet"]) == 0
     assert calls[-1][3] == ["SC4001"]
-    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subjects", "99", "--quiet"]) == 2
+    capsys.readouterr()
+    assert main(["sleep", "fetch", "--dest", str(tmp_path), "--subjects", "25", "--quiet"]) == 2
+    err = capsys.readouterr().err  # the subset's own subjects, not the whole cassette's
+    assert "sleep-edf-20 holds subjects 0-19" in err and "more with --subset sleep-edf-78" in err
+    assert len(calls) == 3  # nothing fetched
 
 
 def test_fetch_help_gives_sizes_and_subject_choice(capsys) -> None:

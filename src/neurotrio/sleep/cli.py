@@ -164,8 +164,12 @@ def cmd_fetch(args: argparse.Namespace) -> int:
         records = [r for r in table if (subjects is None or r.subject in subjects)
                    and (names is None or r.record in names)]
         if not records:
+            have = sorted({r.subject for r in table})
             raise ConfigError(f"no night of {args.subset} matches --subjects {args.subjects or '-'} --records "
-                              f"{args.records or '-'} (subjects 0-82, records such as SC4001)")
+                              f"{args.records or '-'} ({args.subset} holds subjects {have[0]}-{have[-1]}"
+                              f"{' with gaps' if len(have) != have[-1] - have[0] + 1 else ''}, records such as "
+                              f"{table[0].record}" + ("; more with --subset sleep-edf-78)" if args.subset ==
+                                                      "sleep-edf-20" else ")"))
     files = fetch_sleepedf(args.dest, args.subset, progress=not args.quiet, records=records)
     print(f"{len(files)} files ({len(files) // 2} nights) of {args.subset} present and verified in {args.dest}")
     return 0
