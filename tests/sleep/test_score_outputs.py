@@ -115,6 +115,9 @@ def test_statistics_table_and_channel_report() -> None:
     assert statistics_rows({"predicted": {"TST_min": 1.0}})[0] == ["statistic", "predicted"]
     report = format_channels(res.channels)
     assert "EEG Fpz-Cz <- 'Fpz' (256 Hz)" in report and "alias: 'Fpz' read as 'EEG Fpz-Cz'" in report
+    # a duplicated label read by number (--channel 'EEG Fpz-Cz=#2') says which signal it was
+    by_number = [{"input": "EEG Fpz-Cz", "label": "EEG Fpz-Cz", "sfreq_hz": 100.0, "signal": 2}]
+    assert format_channels(by_number).splitlines()[1] == "  EEG Fpz-Cz <- 'EEG Fpz-Cz' (signal 2, 100 Hz)"
 
 
 def test_plot_on_the_clock_with_gaps_and_lights(tmp_path) -> None:

@@ -99,7 +99,8 @@ def format_statistics(statistics: Mapping[str, Mapping[str, Any] | None], span: 
 
 
 def format_channels(channels: list[dict[str, Any]]) -> str:
-    """For every model input: the file's label read, its native rate, any alias or conversion."""
+    """For every model input: the file's label read (and its signal number when the reader gives one, as
+    ``signal``), its native rate, any alias or conversion."""
     if not channels:
         return ""
     lines = ["channels read (model input <- file label, native rate):"]
@@ -110,7 +111,8 @@ def format_channels(channels: list[dict[str, Any]]) -> str:
             extra.append(f"alias: '{c['label']}' read as '{c['input']}'")
         if c.get("conversion"):
             extra.append(str(c["conversion"]))
-        lines.append(f"  {c['input']} <- '{c.get('label')}'" + (f" ({float(rate):g} Hz)" if rate else "")
+        where = ([f"signal {c['signal']}"] if c.get("signal") else []) + ([f"{float(rate):g} Hz"] if rate else [])
+        lines.append(f"  {c['input']} <- '{c.get('label')}'" + (f" ({', '.join(where)})" if where else "")
                      + (f"; {'; '.join(extra)}" if extra else ""))
     return "\n".join(lines)
 
