@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="processes to spread the folds over (1 thread each)")
     ap.add_argument("--out", default="runs/mer_loso")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    ap.add_argument("--cpu-s", type=float, help="CPU seconds of the run, when results.json lacks them")
     ap.add_argument("--from-results", metavar="DIR",
                     help="rebuild the BENCHMARKS.md section from DIR/results.json of an earlier run (no training)")
     args = ap.parse_args(argv)
@@ -102,6 +103,10 @@ def section(m: dict, variants: tuple[str, ...], args: argparse.Namespace) -> str
               "oversampling, φ = 1), 15 epochs each, Adam lr 5e-3 cosine-annealed, batch 64; stage 3 100 episodes "
               "of 10 shots + 10 queries, lr 1e-3; STSTNet-like baseline 15 epochs, lr 5e-3, no augmentation")
     workers = run.get("fold_workers", 1)
+    cpu_s = run.get("cpu_s") or getattr(args, "cpu_s", None)
+    cpu = (f" The folds took {cpu_s / 60:.1f} CPU-minutes in all (one thread per process), i.e. about "
+           f"{cpu_s / 60 / max(workers, 1):.0f} min of wall time on an idle machine with {workers} free cores."
+           if cpu_s else "")
     return (f"### MER: LOSO on the MEGC2019 composite (key `mer-loso`)\n\n"
             f"Command: `OMP_NUM_THREADS=1 python -m benchmarks.mer_loso{' --cai3d' if args.cai3d else ''}"
             f"{' --workers ' + str(workers) if workers > 1 else ''}"
@@ -112,7 +117,8 @@ def section(m: dict, variants: tuple[str, ...], args: argparse.Namespace) -> str
             f"on a test subject; every setting chosen by the training-side inner cross-validation of "
             f"`benchmarks.mer_study`), UF1/UAR pooled over folds (MEGC's rule: classes present in the truth). "
             f"{scale}. Wall time {run['wall_s'] / 60:.1f} min on {run['device']} "
-            f"({platform.machine()}, this 2-core CPU shared with other jobs, {workers} process(es) × 1 thread).\n\n"
+            f"({platform.machine()}, this 2-core CPU shared with other jobs, {workers} process(es) × 1 thread)."
+            f"{cpu}\n\n"
             + markdown_table(["model", "UF1", "UAR", "acc", "SMIC UF1 / UAR", "CASME II UF1 / UAR", "SAMM UF1 / UAR"],
                              rows)
             + "\nPublished rows are quoted from the papers, not rerun; HTNet and CausalNet select each fold's best "
