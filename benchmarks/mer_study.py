@@ -6,8 +6,8 @@ subjects and predicts that group's. The predictions of all groups are pooled, so
 sample is scored once by a model that never saw its subject: the "validation UF1 / UAR" of a setting.
 Pooling over ≈ 430 samples per outer fold is far less noisy than 10 held-out subjects (≈ 50 samples).
 
-    OMP_NUM_THREADS=1 python -m benchmarks.mer_study --outer 0 --inner 5 --variants P,C,GFE,AFE,ststnet \
-        [--set model.encoder=shallow ...] [--tag NAME]
+    OMP_NUM_THREADS=1 python -m benchmarks.mer_study --outer 0,40 --inner 5 [--preset R-ep0] \
+        [--variants P,C,GFE,AFE,ststnet] [--set key=value ...] [--tag NAME]
 
 Prints one JSON line per outer fold and a final ``mean`` line (validation UF1/UAR per variant, seconds).
 Data: ``../shared/data/microexpression/megc2019_composite`` (or $NEUROTRIO_SHARED_DATA); development data.
@@ -23,6 +23,23 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+#: The first study's settings (CA-I3D era) expressed as overrides of today's defaults.
+FIRST = ["model.augment.flip=0", "model.augment.shift=0", "model.phi_range=[1,3]", "model.gfe.epochs=12",
+         "model.gfe.lr=3e-3", "model.gfe.weight_decay=5e-4", "model.afe.epochs=12", "model.afe.lr=3e-3",
+         "model.afe.weight_decay=5e-4", "model.meta.episodes=40", "model.meta.lr=3e-4", "model.meta.k_shot=5",
+         "model.meta.n_query=5", "model.shallow.dropout=0", "model.shallow.embed_dim=0"]
+FAST = ["model.gfe.epochs=15", "model.gfe.lr=5e-3", "model.gfe.weight_decay=0", "model.afe.epochs=15",
+        "model.afe.lr=5e-3", "model.afe.weight_decay=0", "model.meta.episodes=0"]
+#: Named rows of the study table in docs/mer.md (``--preset NAME``; more ``--set`` go on top).
+PRESETS = {
+    "cai3d-first": [*FIRST, "model.encoder=cai3d"],
+    "shallow-first": [*FIRST, "model.encoder=shallow"],
+    "shallow-15ep": [*FIRST, *FAST],
+    "R-ep0": ["model.meta.episodes=0"],
+    "R-ep200": ["model.meta.episodes=200"],
+    "R": [],
+}
 
 
 def inner_folds(subjects: list[str], train_idx: list[int], k: int, seed: int):
@@ -71,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7, help="seed of the inner subject grouping")
     ap.add_argument("--variants", default="P,C,GFE,AFE,ststnet")
     ap.add_argument("--tag", default="", help="a name printed with the result")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="R", help="a named row of the study (docs/mer.md)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (LosoConfig)")
     args = ap.parse_args(argv)
 
@@ -88,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skip: composite data not found at {data}", file=sys.stderr)
         return 0
     cfg = apply_overrides(LosoConfig(dataset="composite", data=str(data), workers=1,
-                                     variants=tuple(args.variants.split(","))), args.set)
+                                     variants=tuple(args.variants.split(","))), PRESETS[args.preset] + args.set)
     samples, x, y, _names = _load(cfg)
     subjects = [s.subject for s in samples]
     outers = loso_splits(subjects, 0, 0, [int(f) for f in args.outer.split(",")])
@@ -98,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(rows[-1]), flush=True)
     mean = {v: [round(float(np.mean([r[v][i] for r in rows])), 3) for i in (0, 1)] for v in cfg.variants}
     mean["s"] = round(float(np.sum([r["s"] for r in rows])), 1)
-    print(f"mean {args.tag} {' '.join(args.set)} " + json.dumps(mean), flush=True)
+    print(f"mean {args.tag} preset={args.preset} {' '.join(args.set)} " + json.dumps(mean), flush=True)
     return 0
 
 
