@@ -32,6 +32,29 @@ def test_mne_raw_stages_like_the_file(night) -> None:
     assert got.start == want.start and got.channels == want.channels
 
 
+def test_cropped_raw_keeps_its_clock(night) -> None:
+    """A Raw cropped by 60 s starts 60 s later on the clock; its epochs are the file's epochs 2.. (a start
+    taken from meas_date alone would put every epoch 60 s early and misalign any expert hypnogram)."""
+    import datetime as dt
+
+    import mne
+
+    path, want = night
+    raw = mne.io.read_raw_edf(path, preload=True, verbose="error").crop(tmin=60.0)
+    got = stage_night(raw)
+    assert got.start == want.start + dt.timedelta(seconds=60)
+    np.testing.assert_array_equal(got.onset_s, want.onset_s[2:] - 60.0)
+    # the first epoch lacks the filters' left context (EMG envelope), later ones match the file's
+    np.testing.assert_allclose(got.proba[1:], want.proba[3:], atol=1e-3)
+
+
+def test_duplicate_labels_are_told_apart_by_signal_number(night) -> None:
+    path, _ = night
+    got = stage_night(path, aliases={"EEG Fpz-Cz": "#2", "EEG Pz-Oz": "#2"})
+    assert [c["signal"] for c in got.channels][:2] == [2, 2]
+    assert got.channels[2]["signal"] != 2
+
+
 def test_numpy_array_in_volts_or_microvolts(night) -> None:
     path, want = night
     psg = load_psg(path, channels=("EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"))

@@ -152,10 +152,15 @@ class ChannelReader:
 
     @property
     def channel_info(self) -> list[dict]:
-        """For each model input: {"input", "label", "sfreq_hz", "alias", "conversion"}."""
-        return [{"input": c, "label": lab, "sfreq_hz": float(r), "alias": lab != c,
+        """For each model input: {"input", "label", "signal", "sfreq_hz", "alias", "conversion"}.
+
+        ``signal`` is the 1-based number of the source signal (the ``#N`` of ``--channel NAME=#N``), so
+        that two signals with the same label can be told apart in the report.
+        """
+        return [{"input": c, "label": lab, "signal": src + 1, "sfreq_hz": float(r), "alias": lab != c,
                  "conversion": "raw EMG -> 1-Hz RMS envelope" if env else None}
-                for c, lab, r, env in zip(self.channels, self.labels, self.rates, self.envelope)]
+                for c, lab, src, r, env in zip(self.channels, self.labels, self.source_index, self.rates,
+                                               self.envelope)]
 
     @property
     def duration_s(self) -> float:

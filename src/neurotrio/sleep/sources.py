@@ -11,7 +11,8 @@ stage the same samples the same way.
   mark of an acquisition gap) are gaps: the pieces between them are staged on their own onsets. A Raw
   read by MNE from an EDF+D file with gaps (MNE 1.13 joins its records silently) gets the file's pieces
   back from the file's time-keeping annotations, or is refused if it was cropped or resampled since.
-  ``start`` is ``raw.info["meas_date"]`` without its time zone (MNE stores an EDF's clock as UTC).
+  ``start`` is ``raw.info["meas_date"]`` without its time zone (MNE stores an EDF's clock as UTC), plus
+  ``raw.first_time`` for a cropped Raw (meas_date stays the clock time of the original first sample).
 - A :class:`PSGArray`: data with its rate, channel names and declared unit.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +137,8 @@ def _raw_reader(raw: Any, channels: Sequence[str], sfreq_hz: float,
     fname = raw.filenames[0] if getattr(raw, "filenames", None) and raw.filenames[0] else None
     name = str(fname) if fname else "mne Raw"
     start = raw.info["meas_date"]
-    start = start.replace(tzinfo=None) if start is not None else None
+    # meas_date is the clock time of the ORIGINAL first sample; a cropped Raw starts first_time later
+    start = start.replace(tzinfo=None) + timedelta(seconds=float(raw.first_time)) if start is not None else None
     pieces = _edf_plus_d_pieces(raw, fname) or _raw_pieces(raw)
     return _ArrayReader(lambda rows, a, b: raw.get_data(picks=rows, start=a, stop=b), raw.n_times,
                         raw.info["sfreq"], names, units, scales, channels, sfreq_hz, aliases, name, start, pieces)
