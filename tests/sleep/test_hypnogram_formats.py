@@ -381,3 +381,13 @@ def test_yasa_exports(tmp_path, text, start):
     assert hyp.start == start
     expected = [-1, 0, 1, 4] if start else [0, 1, 4, -1]
     np.testing.assert_array_equal(align_to_epochs(hyp, T0, np.arange(4) * 30.0), expected)
+
+
+def test_a_text_without_stages_lists_the_accepted_layouts(tmp_path) -> None:
+    from neurotrio.core.errors import InputError
+    from neurotrio.sleep.hypnogram_formats import read_expert_hypnogram
+
+    path = tmp_path / "notes.txt"
+    path.write_text("hello\n")
+    with pytest.raises(InputError, match="accepted hypnogram layouts"):
+        read_expert_hypnogram(path, epoch_s=30)

@@ -101,3 +101,13 @@ def test_a_model_name_that_is_neither_a_file_nor_embedded_lists_the_embedded_one
     err = capsys.readouterr().err
     assert err.startswith("error: --model 'psg2' is neither a model file") and err.count("\n") == 1
     assert "eeg-eog (EEG Fpz-Cz, EOG horizontal)" in err
+
+
+def test_embedded_names_work_in_every_entry_point(capsys) -> None:
+    """`score --model eeg` takes a name; SleepStager and `sleep info` take the same names."""
+    from neurotrio.cli import main
+    from neurotrio.sleep.stream import SleepStager
+
+    assert SleepStager(model="eeg").model.channels == ("EEG Fpz-Cz",)
+    assert main(["sleep", "info", "--model", "eeg-eog"]) == 0
+    assert "EEG Fpz-Cz, EOG horizontal" in capsys.readouterr().out

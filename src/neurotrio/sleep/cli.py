@@ -191,6 +191,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from neurotrio.sleep.embedded import model_file
+
+    args.model = model_file(args.model)  # an embedded model's name: psg, eeg-eog, eeg
     if args.model and Path(args.model).suffix.lower() == ".onnx":
         from neurotrio.sleep.onnx_model import onnx_summary as model_summary
     else:

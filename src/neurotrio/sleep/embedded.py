@@ -76,6 +76,15 @@ def embedded_model(name: str) -> EmbeddedModel:
     raise InputError(None, f"no embedded model {name!r}; embedded models: {describe_embedded()}")
 
 
+def model_file(model: Any) -> Any:
+    """``model`` itself, unless it names an embedded model (``psg``, ``eeg-eog``, ``eeg``) and no file of that
+    name exists: then the file that model loads from. Lets every entry point (score, SleepStager, info)
+    take the same names."""
+    if isinstance(model, str) and model in {m.name for m in EMBEDDED} and not Path(model).exists():
+        return embedded_model(model).file()
+    return model
+
+
 def describe_embedded() -> str:
     """One line: every installed embedded model with its inputs."""
     return "; ".join(f"{m.name} ({', '.join(m.channels)})" for m in EMBEDDED if m.installed)

@@ -88,7 +88,8 @@ def start_offset_s(hyp: ExpertHypnogram, psg_start: dt.datetime | None, path: st
     if psg_start is None:
         raise InputError(path or hyp.source, f"the hypnogram starts at {_clock(hyp.start, hyp.clock_only)} by its "
                                              "own clock but the recording's start time is unknown; give the "
-                                             "recording's start so the two can be aligned")
+                                             "recording's start so the two can be aligned (Python: raw.set_meas_date(...) "
+                                             "or PSGArray(start=...))")
     a, b = _naive(hyp.start), _naive(psg_start)
     if hyp.clock_only or ANONYMOUS_DATE in (a.date(), b.date()):
         diff = (dt.datetime.combine(b.date(), a.time()) - b).total_seconds()

@@ -108,7 +108,7 @@ def code_table(values: set[int], codes: CodeSystem | None, path: str | Path) -> 
         if not rk and not aasm and 4 in values:
             raise InputError(path, "numeric stages 0-4 are ambiguous: 4 is stage 4 (N3) in R&K (0 W, 1-4, 5 REM) but "
                                    "REM in AASM/YASA (0 W, 1 N1, 2 N2, 3 N3, 4 REM); state the code system "
-                                   "(codes='rk' or 'aasm')")
+                                   "(--reference-codes rk|aasm; Python: codes='rk' or 'aasm')")
         codes = "aasm" if aasm else "rk"
     table = RK_CODES if codes == "rk" else AASM_CODES
     bad = sorted(values - table.keys())
@@ -171,7 +171,7 @@ def read_stage_table(path: str | Path, rows: list[list[str]], epoch_s: float | N
     header = [c.strip().lower() for c in rows[0]] if _is_header(rows[0]) else None
     body = rows[1:] if header else rows
     if not body:
-        raise InputError(path, "the hypnogram lists no stage")
+        raise refuse_layout(path, "the hypnogram lists no stage")
     width = max(len(r) for r in body)
     body = [r + [""] * (width - len(r)) for r in body]  # short rows: missing cells are empty
     if header:

@@ -40,14 +40,17 @@ log = logging.getLogger(__name__)
 def load_any_model(model: AnyModel | str | Path | None = None) -> AnyModel:
     """A model ready to score: a loaded one as is, a ``.onnx`` file in onnxruntime, another file in torch.
 
-    None gives the embedded weights: their ONNX twin (``assets/ulw_sleepnet_sc4001.onnx``, no torch
+    A name of an embedded model (``psg``, ``eeg-eog``, ``eeg``) loads that model. None gives the embedded
+    4-channel weights: their ONNX twin (``assets/ulw_sleepnet_sc4001.onnx``, no torch
     needed) when it is installed, else the ``.safetensors`` file.
 
     Raises:
         CheckpointError: unreadable, unsafe or foreign model file.
     """
+    from neurotrio.sleep.embedded import model_file
     from neurotrio.sleep.onnx_model import OnnxSleepModel, load_onnx_model
 
+    model = model_file(model)
     if isinstance(model, OnnxSleepModel):
         return model
     if model is None and DEFAULT_ONNX.is_file():
