@@ -33,6 +33,13 @@ def test_perfect_and_chance():
     assert cohen_kappa(confusion_matrix([0, 1, 0, 1], [0, 0, 1, 1], 2)) == pytest.approx(0.0)
 
 
+def test_kappa_is_undefined_when_both_raters_use_one_class_only():
+    # p_e = 1 (every epoch W for both): kappa is 0/0, not a perfect 1.0
+    assert np.isnan(cohen_kappa(confusion_matrix([0, 0, 0], [0, 0, 0], 5)))
+    # one rater varies: defined again (p_o = 2/3, p_e = 2/3 -> 0)
+    assert cohen_kappa(confusion_matrix([0, 0, 0], [0, 0, 1], 5)) == pytest.approx(0.0)
+
+
 def test_absent_class_is_ignored_by_macro_scores():
     rep = classification_report([0, 0, 1], [0, 0, 1], ["a", "b", "c"])
     assert rep["macro_f1"] == 1.0 and rep["per_class_f1"]["c"] is None

@@ -64,12 +64,18 @@ def uf1(cm: np.ndarray) -> float:
 
 
 def cohen_kappa(cm: np.ndarray) -> float:
+    """Cohen's kappa (Cohen 1960) of a confusion matrix: (p_o - p_e) / (1 - p_e).
+
+    NaN when it is undefined: no samples, or both raters used one and the same class only (p_e = 1, so
+    0 / 0; e.g. a 30-min all-wake period). Agreement there is not "perfect" but unmeasurable, as in
+    scikit-learn's ``cohen_kappa_score``.
+    """
     total = cm.sum()
     if total == 0:
         return float("nan")
     po = np.trace(cm) / total
     pe = float((cm.sum(0) * cm.sum(1)).sum()) / total**2
-    return float((po - pe) / (1 - pe)) if pe < 1 else 1.0
+    return float((po - pe) / (1 - pe)) if pe < 1 else float("nan")
 
 
 def classification_report(y_true: Any, y_pred: Any, class_names: list[str] | tuple[str, ...]) -> dict[str, Any]:
