@@ -63,7 +63,7 @@ class PretrainConfig:
     never recovered (loss 3.8 → 7.2 = chance); ``benchmarks/fewshot_pretrain_trace.py`` shows it.
     """
 
-    epochs: int = 3
+    epochs: int = 2
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9
@@ -81,14 +81,14 @@ class FinetuneConfig:
     global gradient norm as in pre-training. Why these defaults: docs/fewshot.md, "Episodic fine-tuning".
     """
 
-    episodes: int = 200
+    episodes: int = 60
     n_way: int = 5
     k_shot: int = 1
     n_query: int = 15
     lr: float = 0.005
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    val_every: int = 50
+    val_every: int = 30
     grad_clip: float | None = 5.0
     bn: Literal["train", "frozen"] = "frozen"
 
