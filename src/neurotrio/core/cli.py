@@ -15,12 +15,28 @@ from neurotrio.core.errors import NeurotrioError
 T = TypeVar("T")
 
 
-def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--config FILE.yaml`` and repeatable ``--set key.sub=value`` overrides."""
+def add_config_args(parser: argparse.ArgumentParser, example: str | None = None) -> None:
+    """Add ``--config FILE.yaml``, repeatable ``--set key.sub=value`` overrides and ``--threads N``.
+
+    Args:
+        example: a valid ``KEY=VALUE`` of the command's config, shown in the help (e.g. ``epochs=5``).
+    """
     parser.add_argument("--config", metavar="YAML", help="a config file saved by an earlier run, or your own")
+    hint = f", e.g. --set {example}" if example else ""
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-        help="override one config field, e.g. --set train.epochs=5 (repeatable)",
+        help=f"override one config field (the keys of the run's config.yaml, dots for nested fields){hint}; "
+             "repeatable",
+    )
+    add_threads_arg(parser)
+
+
+def add_threads_arg(parser: argparse.ArgumentParser) -> None:
+    """Add ``--threads N`` (torch's CPU threads; applied by :func:`run_command`)."""
+    parser.add_argument(
+        "--threads", type=int, metavar="N",
+        help="CPU threads for torch (0: one per core). Sleep training defaults to 1: with a core busy elsewhere, "
+             "more threads can run many times slower (see docs/sleep.md); OMP_NUM_THREADS is respected",
     )
 
 
@@ -39,6 +55,10 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
     """
     logging.basicConfig(level=os.environ.get("NEUROTRIO_LOGLEVEL", "WARNING"), format="%(levelname)s %(message)s")
     try:
+        if getattr(args, "threads", None) is not None:  # an explicit --threads, for every command that has it
+            from neurotrio.core.threads import set_threads
+
+            set_threads(args.threads)
         code = int(func(args) or 0)
         if code == 0 and "torch" in sys.modules:  # no torch loaded: no process group to tear down
             from neurotrio.core.distributed import finish_distributed

@@ -78,7 +78,8 @@ def fit(
     """Train ``model`` in place and return its history.
 
     Args:
-        validate: called after each epoch with the (unwrapped) model; returns metrics.
+        validate: called after each epoch with the (unwrapped) model; returns metrics (with ``progress``,
+            printed as one line per epoch on rank 0).
         select: a key of ``validate``'s metrics; the epoch maximising it is restored at the end.
         checkpoint: path of the training-state file written atomically after every epoch.
         resume: continue from ``checkpoint`` if it exists (model, optimizer, scheduler, RNG, epoch).
@@ -139,6 +140,10 @@ def fit(
                 best, history.best_epoch = float(record[select]), epoch + 1
                 best_state = copy.deepcopy(model.state_dict())
         history.epochs.append(record)
+        if show and validate is not None:  # one line per epoch, kept above the progress bar
+            tqdm.write(f"{desc} epoch {epoch + 1}/{epochs}: " + " ".join(
+                f"{k} {v:.4f}" for k, v in record.items() if k != "epoch")
+                + (f" (best so far: epoch {history.best_epoch})" if select is not None else ""))
         if checkpoint and (distributed.is_main() or not data_parallel):
             save_training_state(
                 checkpoint, model=model.state_dict(), optimizer=optimizer.state_dict(),

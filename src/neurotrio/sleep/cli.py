@@ -97,10 +97,12 @@ def _score_many(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from neurotrio.core.distributed import init_distributed, is_main
+    from neurotrio.core.threads import set_threads
     from neurotrio.sleep.sleepedf import find_records, load_sleepedf, prepare_record
     from neurotrio.sleep.train import TrainConfig, cross_validate, run_within_recording
 
     init_distributed()  # a no-op unless launched by torchrun
+    set_threads(args.threads)  # default 1 (safe on a shared machine; see core.threads), else --threads N
 
     cfg = config_from_args(TrainConfig, args, protocol=args.protocol, subset=args.subset, epochs=args.epochs,
                            seed=args.seed, device=args.device)
@@ -117,6 +119,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         m = res["test"]
         print(f"within-recording ({night.record}, development only; not a Sleep-EDF-20/78 result): test on "
               f"{m['n']} later epochs: accuracy {m['accuracy']:.3f} macro-F1 {m['macro_f1']:.3f} kappa {m['kappa']:.3f}")
+        for warning in res["warnings"]:
+            print(f"warning: {warning}")
     else:
         nights = load_sleepedf(args.data, cfg.subset, cfg.channels, args.cache, progress=True,
                                sfreq_hz=cfg.model.sfreq_hz, trim_wake_min=cfg.trim_wake_min, aliases=aliases)
@@ -126,6 +130,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         p = res["pooled"]
         print(f"{cfg.subset}, {res['n_folds']}-fold subject-wise: pooled accuracy {p['accuracy']:.3f} "
               f"macro-F1 {p['macro_f1']:.3f} kappa {p['kappa']:.3f} over {p['n']} epochs")
+        for warning in res["warnings"]:
+            print(f"warning: {warning}")
     print(f"wrote results to {args.out}")
     return 0
 
@@ -273,7 +279,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="cache folder for prepared epochs")
     p.add_argument("--resume", action="store_true", help="skip finished folds, resume the running one")
     channel_args(p)
-    add_config_args(p)
+    add_config_args(p, example="epochs=5 --set batch_size=64")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("export", help="export a model to ONNX (checked in onnxruntime within 1e-5)",

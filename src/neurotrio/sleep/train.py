@@ -111,7 +111,8 @@ def metrics_of(y: np.ndarray, proba: np.ndarray) -> dict[str, Any]:
 
 def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_val: np.ndarray | None = None,
                 y_val: np.ndarray | None = None, checkpoint: str | Path | None = None, resume: bool = False,
-                progress: bool = True, desc: str = "train", data_parallel: bool = True) -> tuple[SleepModel, Any]:
+                progress: bool = True, desc: str = "train", data_parallel: bool = True,
+                trained_on: str | None = None) -> tuple[SleepModel, Any]:
     """Train one ULW-SleepNet; with validation data the best validation epoch is kept.
 
     Args:
@@ -122,6 +123,7 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
         x_val, y_val: validation epochs (never test data).
         checkpoint: training-state file for exact resume (written after every epoch).
         resume: continue from ``checkpoint`` when it exists.
+        trained_on: a line describing the training data, stored in the model file (``sleep info`` shows it).
 
     Returns:
         (model ready for :func:`~neurotrio.sleep.model.save_model`, ``core.train.History``).
@@ -176,8 +178,24 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
                   resume=resume, progress=progress, desc=desc, config=to_dict(cfg), data_parallel=data_parallel)
     net = net.cpu().eval()
     meta = {"train_config": to_dict(cfg), "best_epoch": history.best_epoch, "n_train_epochs": int(len(y_train)),
-            "n_val_epochs": int(len(y_val)) if y_val is not None else 0}
+            "n_val_epochs": int(len(y_val)) if y_val is not None else 0,
+            "trained_on": trained_on or f"{len(y_train)} epochs given to train_model (no description)"}
     return SleepModel(net, tuple(cfg.channels), cfg.normalization, meta), history
+
+
+def one_class_warning(proba: np.ndarray, where: str) -> str | None:
+    """A warning when every epoch of ``proba`` (n, n_classes) is staged as the same class, else None.
+
+    A collapsed model (e.g. too few epochs, a bad learning rate, unscaled input) still gets an accuracy
+    equal to that class's share, which can look plausible; the warning is also logged.
+    """
+    pred = np.asarray(proba).argmax(1)
+    if len(pred) < 2 or len(np.unique(pred)) > 1:
+        return None
+    msg = (f"{where}: the model predicts {STAGES[int(pred[0])]} for every one of the {len(pred)} test epochs "
+           "(a collapsed model: check the input scaling, the number of training epochs and the labels)")
+    log.warning(msg)
+    return msg
 
 
 def stack(nights: Sequence[Any], normalization: str) -> tuple[np.ndarray, np.ndarray]:
@@ -193,6 +211,11 @@ def check_channels(nights: Sequence[Any], cfg: TrainConfig) -> None:
         if tuple(n.channels) != tuple(cfg.channels):
             raise ConfigError(f"night {n.record} was prepared with channels {n.channels}, the config asks for "
                               f"{cfg.channels}")
+
+
+def _subjects(ids: Sequence[Any]) -> str:
+    ids = sorted(ids)
+    return " ".join(map(str, ids[:12])) + (f" ... ({len(ids)})" if len(ids) > 12 else "")
 
 
 def _report(name: str, pooled: dict[str, Any], rows: list[list[Any]], headers: list[str], note: str) -> str:
@@ -240,6 +263,7 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
     out.mkdir(parents=True, exist_ok=True)
     subjects = [n.subject for n in nights]
     k = cfg.n_folds or default_n_folds(cfg.subset, len(set(subjects)))
+    cfg = dataclasses.replace(cfg, protocol="kfold", n_folds=k)  # the saved config states what ran
     val = int(cfg.val_subjects) if cfg.val_subjects >= 1 else cfg.val_subjects
     folds = subject_kfold(subjects, k, val, cfg.seed)
     mine = {f.index for f in distributed.shard(folds)}  # under torchrun, folds are spread across ranks
@@ -250,9 +274,13 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
         part = {s: [n for n in nights if n.subject in getattr(fold, s)] for s in ("train", "val", "test")}
         x_tr, y_tr = stack(part["train"], cfg.normalization)
         x_va, y_va = stack(part["val"], cfg.normalization)
+        trained_on = (f"{cfg.subset} ({cfg.normalization} normalization), {k}-fold subject-wise cross-validation, "
+                      f"fold {fold.index + 1}/{k}: trained on {len(y_tr)} epochs of {len(part['train'])} nights "
+                      f"(subjects {_subjects(fold.train)}), best epoch by validation {cfg.select} on subjects "
+                      f"{_subjects(fold.val)}; test subjects {_subjects(fold.test)}")
         model, history = train_model(x_tr, y_tr, cfg, x_va, y_va, checkpoint=out / f"fold{fold.index}.state.pt",
                                      resume=resume, progress=progress, desc=f"fold {fold.index + 1}/{k}",
-                                     data_parallel=False)
+                                     data_parallel=False, trained_on=trained_on)
         proba = predict(model.net, stack(part["test"], cfg.normalization)[0])
         save_model(model, out / f"fold{fold.index}.safetensors", fold=dataclasses.asdict(fold))
         write_json(done, {"fold": dataclasses.asdict(fold), "best_epoch": history.best_epoch,
@@ -262,7 +290,7 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
     distributed.barrier()
     if not distributed.is_main():
         return None
-    y_all, p_all, per_fold = [], [], []
+    y_all, p_all, per_fold, warnings = [], [], [], []
     for fold in folds:  # every fold's test predictions, from the files the ranks wrote
         rec = json.loads((out / f"fold{fold.index}.json").read_text())
         y_te = np.concatenate([n.y for n in nights if n.subject in fold.test])
@@ -272,6 +300,8 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
                          "best_epoch": rec.get("best_epoch"), **{k_: m[k_] for k_ in ("n", "accuracy", "macro_f1", "kappa")}})
         y_all.append(y_te)
         p_all.append(proba.argmax(1))
+        if (warning := one_class_warning(proba, f"fold {fold.index + 1}/{k}")) is not None:
+            warnings.append(warning)
         log.info("fold %d: acc %.3f mf1 %.3f kappa %.3f", fold.index, m["accuracy"], m["macro_f1"], m["kappa"])
     from neurotrio.core.metrics import classification_report
 
@@ -284,7 +314,9 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
                  ["fold", "test subjects", "epochs", "accuracy", "macro-F1", "kappa"],
                  f"{len(nights)} nights of {len(set(subjects))} subjects; validation subjects from the training "
                  "side; best epoch by validation " + cfg.select + ".")
-    result = {"protocol": "kfold", "subset": cfg.subset, "n_folds": k, "folds": per_fold, "pooled": pooled}
+    md += "".join(f"\n\n**Warning:** {w}" for w in warnings)
+    result = {"protocol": "kfold", "subset": cfg.subset, "n_folds": k, "folds": per_fold, "pooled": pooled,
+              "warnings": warnings}
     write_results(out, "kfold", result, config=cfg, seed=cfg.seed, markdown=md)
     return result
 
@@ -304,12 +336,17 @@ def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path,
     from neurotrio.sleep.protocols import within_recording_split
 
     check_channels([night], cfg)
+    cfg = dataclasses.replace(cfg, protocol="within-recording")  # the saved config states what ran
     split = within_recording_split(len(night.y), cfg.test_start, cfg.test_stop, cfg.val_fraction)
     x = normalize_recording(night.x) if cfg.normalization == "recording" else night.x
+    trained_on = (f"within-recording protocol (development only) on {night.record}: trained on its epochs "
+                  f"{split.train[0]}-{split.train[-1]} ({len(split.train)} epochs), validated on "
+                  f"{split.val[0]}-{split.val[-1]}; test span {split.test[0]}-{split.test[-1]} of the same night")
     model, history = train_model(x[split.train], night.y[split.train], cfg, x[split.val], night.y[split.val],
-                                 progress=progress, desc="within-recording")
+                                 progress=progress, desc="within-recording", trained_on=trained_on)
     proba = predict(model.net, x[split.test])
     m = metrics_of(night.y[split.test], proba)
+    warning = one_class_warning(proba, f"within-recording ({night.record})")
     from neurotrio.core import distributed
 
     if not distributed.is_main():  # under torchrun the ranks trained one model together (DDP)
@@ -327,8 +364,10 @@ def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path,
                  "Train on early blocks of one night, validate on the block before the test span, test on a "
                  "later block of the SAME night. This measures within-night generalisation only and is not a "
                  "Sleep-EDF-20/78 result.")
+    md += f"\n\n**Warning:** {warning}" if warning else ""
     result = {"protocol": "within-recording", "record": night.record, "best_epoch": history.best_epoch,
               "parts_epochs": {k: len(getattr(split, k)) for k in ("train", "val", "test")},
-              "parts_span_s": spans, "test": m, "history": history.epochs}
+              "parts_span_s": spans, "test": m, "history": history.epochs,
+              "warnings": [warning] if warning else []}
     write_results(out, "within-recording", result, config=cfg, seed=cfg.seed, markdown=md)
     return result
