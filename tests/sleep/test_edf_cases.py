@@ -43,7 +43,7 @@ def test_base_edf_stage_counts(base) -> None:
     assert base.segments == [(0.0, 7200.0)] and base.onset_s[120] == 3600.0
     assert base.start.isoformat() == "1989-04-25T03:43:00"
     assert [c["label"] for c in base.channels] == ["EEG Fpz-Cz", "EEG Pz-Oz", "EOG horizontal", "EMG submental"]
-    assert base.channels[3] == {"input": "EMG submental", "label": "EMG submental", "sfreq_hz": 1.0,
+    assert base.channels[3] == {"input": "EMG submental", "label": "EMG submental", "signal": 4, "sfreq_hz": 1.0,
                                 "alias": False, "conversion": None}
 
 
