@@ -51,7 +51,8 @@ def test_within_recording_ddp_equals_one_process(tmp_path) -> None:
     proc = subprocess.run([*torchrun, *base[1:], "--out", str(two), *args], env=ENV, capture_output=True,
                           text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert proc.stdout.count("within-recording") == 1  # only rank 0 reports
+    assert proc.stdout.count("later epochs: accuracy") == 1  # only rank 0 reports
+    assert proc.stdout.count("within-recording epoch 2/2:") == 1  # ... and prints the per-epoch validation
     a, b = _tensors(one / "model.safetensors"), _tensors(two / "model.safetensors")
     assert a.keys() == b.keys()
     compared = [k for k in a if not k.endswith(("pointwise.bias", "running_mean"))]
