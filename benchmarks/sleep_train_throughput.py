@@ -8,7 +8,10 @@ batch norm), cross-entropy, Adam (AMSGrad), cosine warm restarts stepped per bat
 tensors in memory (``TensorBatches``) -- on ``--samples`` random 4 x 3000 epochs (throughput does not
 depend on the values), in its own child process (thread count and allocator are per-process settings).
 Rows are run in turn for ``--rounds`` rounds and each keeps its best round, so that a burst of load from
-other processes does not pick the winner. Ratios are to the first row, measured in the same run.
+other processes does not pick the winner. Ratios are to the first row, measured in the same run. Besides
+wall-clock samples/s, each row reports samples per CPU-second of its processes: on a machine where other
+jobs run, that is what an idle core would give a one-thread row (for several threads it also counts the
+time spent spinning at barriers).
 
 Rows: the straightforward form (``net.fast_train = False``: layer by layer as the reference Keras code)
 with torch's defaults, then the means added one at a time: glibc keeping freed memory
@@ -53,8 +56,9 @@ ROWS = [  # (label, fast form, keep freed memory, threads, processes, bf16 autoc
 ]
 
 
-def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bool) -> float:
-    """One timed run in this process (thread count and allocator already set): samples per second."""
+def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bool) -> tuple[float, float]:
+    """One timed run in this process (thread count and allocator already set): samples per second of
+    wall time and per CPU-second of this process."""
     import torch
     from torch import nn
 
@@ -78,7 +82,7 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bo
     it = stream()
     for i in range(warmup + steps):
         if i == warmup:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
         xb, yb = next(it)
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
@@ -86,18 +90,18 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bo
         loss.backward()
         opt.step()
         sched.step()
-    return steps * batch / (time.perf_counter() - t0)
+    return steps * batch / (time.perf_counter() - t0), steps * batch / (time.process_time() - c0)
 
 
-def run_row(row: tuple, args: argparse.Namespace) -> float:
-    """Samples/s of one row: its child processes started together; the sum of their rates."""
+def run_row(row: tuple, args: argparse.Namespace) -> tuple[float, float]:
+    """Samples/s of one row (wall, CPU): its child processes started together; the sums of their rates."""
     _, fast, keep, threads, procs, amp = row
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "NEUROTRIO_KEEP_FREED_MEMORY": "1" if keep else "0"}
     cmd = [sys.executable, "-m", "benchmarks.sleep_train_throughput", "--child",
            json.dumps([args.batch, args.steps, args.warmup, args.samples, fast, amp, keep, threads])]
     kids = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(procs)]
-    rates = [float(k.communicate()[0].strip().splitlines()[-1]) for k in kids]
-    return sum(rates)
+    rates = [json.loads(k.communicate()[0].strip().splitlines()[-1]) for k in kids]
+    return sum(r[0] for r in rates), sum(r[1] for r in rates)
 
 
 def hours(sample_steps: float, rate: float) -> str:
@@ -127,24 +131,28 @@ def main(argv: list[str] | None = None) -> int:
         if keep:
             keep_freed_memory()
         torch.set_num_threads(threads)
-        print(child(batch, steps, warmup, samples, fast, amp))
+        print(json.dumps(child(batch, steps, warmup, samples, fast, amp)))
         return 0
     rows = [ROWS[int(i)] for i in args.rows.split(",")] if args.rows else ROWS
-    best = [0.0] * len(rows)
+    best, best_cpu = [0.0] * len(rows), [0.0] * len(rows)
     for _ in range(args.rounds):
         for i, row in enumerate(rows):
-            best[i] = max(best[i], run_row(row, args))
-            print(f"{row[0]}: {best[i]:.0f} samples/s", flush=True)
-    base = best[0]
+            wall, cpu = run_row(row, args)
+            best[i], best_cpu[i] = max(best[i], wall), max(best_cpu[i], cpu)
+            print(f"{row[0]}: {wall:.0f} samples/s ({cpu:.0f} per CPU-second)", flush=True)
+    base, base_cpu = best[0], best_cpu[0]
     single = max(r for r, row in zip(best, rows) if row[4] == 1)
     multi = max([r for r, row in zip(best, rows) if row[4] > 1] or [single])
-    lines = ["| step | samples/s | vs first row |", "|---|---|---|"]
-    lines += [f"| {row[0]} | {rate:,.0f} | {rate / base:.2f}x |" for row, rate in zip(rows, best)]
-    proj = ["| protocol | sample-steps | one training run at a time | two folds at a time (2 processes) | one GPU |",
-            "|---|---|---|---|---|"]
+    idle = max([c for c, row in zip(best_cpu, rows) if row[4] > 1] or [max(best_cpu)])
+    lines = ["| step | samples/s (wall) | vs first row | samples per CPU-second | vs first row |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {row[0]} | {rate:,.0f} | {rate / base:.2f}x | {cpu:,.0f} | {cpu / base_cpu:.2f}x |"
+              for row, rate, cpu in zip(rows, best, best_cpu)]
+    proj = ["| protocol | sample-steps | one training run at a time | two folds at a time (2 processes) | "
+            "two folds at a time, idle cores (from samples per CPU-second) | one GPU |", "|---|---|---|---|---|---|"]
     for name, n in PROTOCOLS.items():
         gpu = hours(n, args.gpu_rate) if args.gpu_rate else "not measured"
-        proj.append(f"| {name} | {n / 1e6:.0f}M | {hours(n, single)} | {hours(n, multi)} | {gpu} |")
+        proj.append(f"| {name} | {n / 1e6:.0f}M | {hours(n, single)} | {hours(n, multi)} | {hours(n, idle)} | {gpu} |")
     table, projection = "\n".join(lines), "\n".join(proj)
     print(table + "\n\n" + projection)
     if not args.no_write:

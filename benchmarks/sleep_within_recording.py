@@ -30,8 +30,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--straightforward", action="store_true",
+                    help="train with the literal layer-by-layer form instead of sleep.fast (the same function)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
+    if args.straightforward:
+        from neurotrio.sleep.model import ULWSleepNet
+
+        ULWSleepNet.fast_train = False
     night = prepare_record(next(r for r in find_records(DATA) if r.record == "SC4001"))
     cfg = TrainConfig(protocol="within-recording", epochs=args.epochs)
     t0 = time.perf_counter()
@@ -39,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run_within_recording(night, cfg, out, progress=False)
     minutes = (time.perf_counter() - t0) / 60
     m = res["test"]
-    line = (f"record=SC4001 protocol=within-recording train={res['parts_epochs']['train']} "
+    line = (f"form={'straightforward' if args.straightforward else 'fast'} record=SC4001 protocol=within-recording train={res['parts_epochs']['train']} "
             f"val={res['parts_epochs']['val']} test={m['n']} best_epoch={res['best_epoch']} "
             f"acc={m['accuracy']:.3f} mf1={m['macro_f1']:.3f} kappa={m['kappa']:.3f} minutes={minutes:.1f}")
     print(line)

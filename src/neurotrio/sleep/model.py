@@ -104,6 +104,11 @@ class ULWSleepNet(nn.Module):
         torch.Size([2, 5])
     """
 
+    fast_train: bool = True
+    """Training forward on CPU via :mod:`neurotrio.sleep.fast` (False: the literal layer-by-layer form).
+    Set on an instance, or on the class for every network (as ``benchmarks.sleep_within_recording
+    --straightforward`` does)."""
+
     def __init__(self, config: ULWSleepNetConfig | None = None):
         super().__init__()
         self.config = config = config or ULWSleepNetConfig()
@@ -115,7 +120,6 @@ class ULWSleepNet(nn.Module):
         self.classifier = nn.Linear(config.hidden, config.n_classes)
         self.register_buffer("in_center", torch.zeros(config.n_chans))
         self.register_buffer("in_scale", torch.ones(config.n_chans))
-        self.fast_train = True  # training forward on CPU via neurotrio.sleep.fast (False: the literal form)
 
     def check_input(self, x: Tensor) -> None:
         """Raise ``ConfigError`` naming the expected shape when ``x`` is not (B, n_chans, n_times)."""
