@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from benchmarks.mer_gpu import main
+
 from tests.mer.synth_layouts import make_composite
 
 

@@ -297,7 +297,7 @@ def _run_folds(cfg: LosoConfig, fold_indices: list[int] | None, progress: bool) 
         c0 = time.process_time()
         res = run_fold(x, y, fold, len(names), cfg, device, factory)
         infos[fold.test_subject] = res["info"]
-        infos[fold.test_subject]["cpu_s"] = time.process_time() - c0     # this process's CPU seconds
+        infos[fold.test_subject]["_cpu_s"] = time.process_time() - c0    # this process's CPU seconds
         for j, i in enumerate(fold.test):
             rec = {"fold": fold.index, "subject": fold.test_subject, "database": samples[i].database,
                    "sample": samples[i].name, "label": int(y[i])}
@@ -395,8 +395,9 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True,
         metrics["_run"] = {"wall_s": wall, "folds": len(keep), "subjects": n_subj, "samples_tested": len(records),
                            "device": str(device), "world_size": world,
                            "fold_workers": 1 if world > 1 else max(1, min(cfg.fold_workers, len(keep))),
-                           "classes": list(names), "fold_info": infos,
-                           "cpu_s": sum(i.get("cpu_s", 0.0) for i in infos.values())}
+                           "classes": list(names)}
+        cpu = {k: i.pop("_cpu_s", 0.0) for k, i in infos.items()}
+        metrics["_run"].update(fold_info=infos, fold_cpu_s=cpu, cpu_s=sum(cpu.values()))
         write_results(tmp, "results", metrics, cfg, seed=cfg.seed, markdown=results_markdown(metrics, cfg))
         named = [{c: (names[r[c]] if c == "label" or c.startswith("pred_") else r[c]) for c in r} for r in records]
         cols = list(named[0])
