@@ -28,16 +28,18 @@ class OnnxForm(nn.Module):
     """The fused network written for onnxruntime's CPU kernels: what the fused export contains.
 
     Same function as :class:`~neurotrio.sleep.model.FusedULWSleepNet` (its folded weights, copied at
-    construction), written so that onnxruntime runs the whole extractor with its blocked-channel (NCHWc)
-    kernels, conv + ReLU (+ the shortcut's sum) fused, without a layout reorder between ops:
+    construction), written so that onnxruntime runs the extractor with its blocked-channel (NCHWc)
+    kernels, conv + ReLU (+ the shortcut's sum) fused, and wastes little of each channel block:
 
     - every convolution is a 2-D one on ``(N, C, 1, L)`` maps, each ReLU directly follows its conv (before
       max-pooling: the same values, as both are monotonic), the kernel-1 stride-4 shortcut is a strided
       conv and the global mean a global average pool;
-    - every block's channel count is padded with zero filters to a multiple of :data:`CHANNEL_BLOCK`
-      (onnxruntime's NCHWc block is 16 floats with AVX-512, 8 with AVX2). With 8 filters the first block
-      otherwise ran in plain NCHW, with a reorder around its ops: about half the time. The padded
-      channels hold exact zeros (zero weights and bias, ReLU(0) = 0) and the head ignores them;
+    - channel counts are multiples of :data:`CHANNEL_BLOCK` (onnxruntime's NCHWc block: 16 floats with
+      AVX-512, 8 with AVX2). A block with fewer filters than that stages ``pack`` input channels of an
+      epoch side by side (block-diagonal weights: 8 filters x 2 channels fill 16), the rest is padded
+      with zero filters (exact zeros: zero weights and bias, ReLU(0) = 0; the head ignores them).
+      Unpadded, the 8-filter first block ran in plain NCHW with a reorder around its ops (about half the
+      time); padded alone it spends 3/4 of its conv work on zeros;
     - the fixed input scaling is one multiply-add (``x * (1 / scale) - center / scale``).
 
     The logits equal the training-form network's within float rounding (checked at export, 1e-5).
@@ -45,19 +47,23 @@ class OnnxForm(nn.Module):
 
     def __init__(self, fused: FusedULWSleepNet):
         super().__init__()
+        n_ch = fused.in_center.shape[0]
         with torch.no_grad():
             w = [t.detach().clone() for t in fused.weights]
-            padded, prev = [], 1
+            packed, prev, self.packs = [], 1, []
             for i in range(0, len(w), 6):
                 w1, b1, w2, b2, ws, bs = w[i:i + 6]
-                fp = -(-w1.shape[0] // CHANNEL_BLOCK) * CHANNEL_BLOCK
-                padded += [_pad(w1, fp, prev), _pad(b1, fp), _pad(w2, fp, fp), _pad(b2, fp), _pad(ws, fp, prev),
-                           _pad(bs, fp)]
+                pack = _pack_of(w1.shape[0], n_ch)
+                unit = CHANNEL_BLOCK // pack
+                fp = -(-w1.shape[0] // unit) * unit  # filters per input channel, padded
+                packed += [_block_diag(_pad(t, *shape), pack) for t, shape in zip(
+                    (w1, b1, w2, b2, ws, bs), ((fp, prev), (fp,), (fp, fp), (fp,), (fp, prev), (fp,)))]
                 prev = fp
+                self.packs.append(pack)
             self.weights = nn.ParameterList(nn.Parameter(t[:, :, None, :] if t.ndim == 3 else t, requires_grad=False)
-                                            for t in padded)
-            n_cls, n_feat = fused.head_w.shape
-            f_last, n_ch = w[-6].shape[0], fused.in_center.shape[0]
+                                            for t in packed)
+            n_cls = fused.head_w.shape[0]
+            f_last = w[-6].shape[0]
             head = torch.zeros(n_cls, n_ch, prev)  # features (channel, filter), padded filters weigh 0
             head[:, :, :f_last] = fused.head_w.reshape(n_cls, n_ch, f_last)
             self.head_w = nn.Parameter(head.reshape(n_cls, n_ch * prev), requires_grad=False)
@@ -67,14 +73,35 @@ class OnnxForm(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         b, ch, n = x.shape
-        h = (x * self.in_mul + self.in_add).reshape(b * ch, 1, 1, n)
+        h = x * self.in_mul + self.in_add
         w = list(self.weights)
         for i in range(0, len(w), 6):
             w1, b1, w2, b2, ws, bs = w[i:i + 6]
+            pack = self.packs[i // 6]
+            if i == 0 or pack != self.packs[i // 6 - 1]:  # (epoch x channel groups, pack x filters, 1, time)
+                h = h.reshape(b * ch // pack, -1, 1, h.shape[-1])
             main = F.max_pool2d(F.relu(F.conv2d(h, w1, b1, padding=(0, 1))), (1, 2), (1, 2), ceil_mode=True)
             main = F.max_pool2d(F.relu(F.conv2d(main, w2, b2, padding=(0, 1))), (1, 2), (1, 2), ceil_mode=True)
             h = F.conv2d(h, ws, bs, stride=(1, 4)) + main
         return F.linear(F.adaptive_avg_pool2d(h, 1).reshape(b, -1), self.head_w, self.head_b)
+
+
+def _pack_of(filters: int, n_chans: int) -> int:
+    """Input channels staged side by side in a block of ``filters`` filters (see :class:`OnnxForm`): the
+    largest power of two that divides ``n_chans`` with ``pack * filters <= CHANNEL_BLOCK``."""
+    pack = 1
+    while n_chans % (2 * pack) == 0 and 2 * pack * filters <= CHANNEL_BLOCK:
+        pack *= 2
+    return pack
+
+
+def _block_diag(t: Tensor, pack: int) -> Tensor:
+    """Conv weight (out, in, k) -> (pack*out, pack*in, k) block-diagonal; bias (out,) -> (pack*out,)."""
+    if pack == 1:
+        return t
+    if t.ndim == 1:
+        return t.repeat(pack)
+    return torch.stack([torch.block_diag(*[t[:, :, k]] * pack) for k in range(t.shape[2])], 2)
 
 
 def _pad(t: Tensor, n_out: int, n_in: int | None = None) -> Tensor:
