@@ -6,8 +6,11 @@ All variants run in the same process on the same random epochs (4 channels x 300
 round by round so machine load hits them alike; each figure is the median over rounds of the time to stage
 ``--epochs`` epochs, divided by that number. The baseline is the unfused training-form model in eval mode
 under ``torch.no_grad`` at batch 32 (the reference's batch size), each separable conv run literally as a
-depthwise conv then a pointwise conv. Rows run on ``--threads`` torch threads, except the last one:
-``neurotrio.sleep.score.predict_proba`` as ``score`` calls it, staging one batch per core at once.
+depthwise conv then a pointwise conv. Rows run on ``--threads`` torch threads, except the last two:
+``neurotrio.sleep.score.predict_proba`` as ``score`` calls it, staging one batch per core at once (torch
+model, and the shipped ``.onnx``). The onnxruntime rows show the steps of the ONNX graph form
+(:class:`neurotrio.sleep.export.OnnxForm`): the previous 2-D form, channels padded to onnxruntime's NCHWc
+block, and the first block's channels staged side by side.
 Writes the ``sleep-inference`` section of BENCHMARKS.md.
 """
 
@@ -42,6 +45,31 @@ def _ort_session(module: torch.nn.Module, threads: int):
     return ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
 
 
+class Plain2D(torch.nn.Module):
+    """The previous ONNX form (to 235f25f): 2-D convs on the fused weights, channel counts as they are (8 in
+    the first block: onnxruntime runs that block in plain NCHW with layout reorders around its ops)."""
+
+    def __init__(self, fused: torch.nn.Module):
+        super().__init__()
+        self.f = fused
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.nn.functional as F
+
+        f = self.f
+        b, ch, n = x.shape
+        h = ((x - f.in_center[:, None]) / f.in_scale[:, None]).reshape(b * ch, 1, 1, n)
+        w = list(f.weights)
+        for i in range(0, len(w), 6):
+            w1, b1, w2, b2, ws, bs = w[i:i + 6]
+            main = F.max_pool2d(F.relu(F.conv2d(h, w1[:, :, None, :], b1, padding=(0, 1))), (1, 2), (1, 2),
+                                ceil_mode=True)
+            main = F.max_pool2d(F.relu(F.conv2d(main, w2[:, :, None, :], b2, padding=(0, 1))), (1, 2), (1, 2),
+                                ceil_mode=True)
+            h = F.conv2d(h, ws[:, :, None, :], bs, stride=(1, 4)) + main
+        return F.linear(F.adaptive_avg_pool2d(h, 1).reshape(b, -1), f.head_w, f.head_b)
+
+
 def main(argv: list[str] | None = None) -> int:
     from neurotrio.core.flops import count_params
     from neurotrio.core.results import markdown_table, update_markdown_section
@@ -65,6 +93,12 @@ def main(argv: list[str] | None = None) -> int:
 
     sess_fused, sess_plain = _ort_session(fused, args.threads), _ort_session(literal, args.threads)
     sess_shipped = _ort_session(OnnxForm(fused), args.threads)  # what `sleep export` writes and `score` runs
+    sess_padded = _ort_session(OnnxForm(fused, pack=False), args.threads)
+    sess_2d = _ort_session(Plain2D(fused), args.threads)
+    from neurotrio.sleep.onnx_model import load_onnx_model
+    from neurotrio.sleep.spec import DEFAULT_ONNX
+
+    onnx_model = load_onnx_model(DEFAULT_ONNX)
 
     def torch_run(mod, bs, ctx):
         def run():
@@ -85,10 +119,17 @@ def main(argv: list[str] | None = None) -> int:
         "onnxruntime, unfused graph, batch 16": ort_run(sess_plain, 16),
         "onnxruntime, fused graph, batch 8": ort_run(sess_fused, 8),
         "onnxruntime, fused graph, batch 16": ort_run(sess_fused, 16),
-        "onnxruntime, fused 2-D graph (`OnnxForm`: the shipped .onnx, what `score` runs by default), batch 16": ort_run(sess_shipped, 16),
-        "onnxruntime, fused 2-D graph (`OnnxForm`), batch 64": ort_run(sess_shipped, 64),
-        f"neurotrio predict_proba (fused, batch 16, one batch per core on {os.cpu_count()} cores)":
+        "onnxruntime, fused 2-D graph as exported before (8-filter block in NCHW + reorders), batch 16":
+            ort_run(sess_2d, 16),
+        "onnxruntime, 2-D graph, channels zero-padded to the 16-float NCHWc block, batch 16": ort_run(sess_padded, 16),
+        "onnxruntime, 2-D graph, padded + first block 2 channels side by side (`OnnxForm`: the shipped .onnx, "
+        "what `score` runs by default), batch 8": ort_run(sess_shipped, 8),
+        "onnxruntime, the same (`OnnxForm`), batch 16": ort_run(sess_shipped, 16),
+        "onnxruntime, the same (`OnnxForm`), batch 64": ort_run(sess_shipped, 64),
+        f"neurotrio predict_proba, torch (fused, batch 16, one batch per core on {os.cpu_count()} cores)":
             lambda: np.log(predict_proba(model, [xn], 16, workers=os.cpu_count())),
+        f"neurotrio predict_proba, shipped .onnx (batch 16, one batch per core on {os.cpu_count()} cores)":
+            lambda: np.log(predict_proba(onnx_model, [xn], 16, workers=os.cpu_count())),
     }
     reference = variants["PyTorch, unfused (straightforward), no_grad, batch 32"]()
     times: dict[str, list[float]] = {k: [] for k in variants}

@@ -3,6 +3,8 @@
     python -m venv /tmp/yvenv && /tmp/yvenv/bin/pip install "yasa==0.8.1"   # YASA in its own environment
     .venv/bin/python -m benchmarks.sleep_vs_yasa --yasa-python /tmp/yvenv/bin/python \
         [--repeats 3] [--threads N] [--onnx-before OLD.onnx] [--no-write]
+    # the graph shipped before the NCHWc-friendly form, for --onnx-before:
+    git show 235f25f:src/neurotrio/sleep/assets/ulw_sleepnet_sc4001.onnx > /tmp/ulw_sleepnet_sc4001.235f25f.onnx
 
 Data: Sleep-EDF SC4001 (development data, ../shared/data; 22.1 h, 2650 epochs). Both tools read the EDF
 and stage every epoch of the night; each warm timing is the median of ``--repeats`` interleaved runs after
@@ -214,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Python interpreter with yasa==0.8.1 installed (default: this one)")
     ap.add_argument("--onnx-before", default=None, help="another .onnx file of the embedded weights to time "
                     "beside the shipped one (e.g. the previous graph form)")
+    ap.add_argument("--onnx-before-label", default=None, help="what --onnx-before is, for the table")
+    ap.add_argument("--machine-note", default="", help="a sentence on the machine's state, for the text")
     ap.add_argument("--no-write", action="store_true")
     args = ap.parse_args(argv)
     os.environ["OMP_NUM_THREADS"] = str(args.threads)  # before any OpenMP runtime starts; onnxruntime's workers
@@ -309,24 +313,28 @@ def main(argv: list[str] | None = None) -> int:
         ["YASA, fresh process (imports, numba JIT + staging)", f"{c_yasa:.2f}", "1.0x", "", "", "", "", ""],
     ]
     if before:
-        name = Path(before).name
-        rows.insert(1, [f"the same, previous graph form (`{name}`)", f"{sb:.2f}", f"{sy / sb:.1f}x",
+        name = args.onnx_before_label or f"`{Path(before).name}`"
+        rows.insert(1, [f"the same, {name}", f"{sb:.2f}", f"{sy / sb:.1f}x",
                         f"{same_before}/{len(onnx)} same stages", "", "", "", ""])
-        rows.insert(6, [f"the same, previous graph form (`{name}`), fresh process", f"{cb:.2f}",
+        rows.insert(6, [f"the same, {name}, fresh process", f"{cb:.2f}",
                         f"{c_yasa / cb:.1f}{vs}", "", "", "", "", ""])
     quiet = (f"other processes used {others:.2f} of the 2 cores on average during the timed part (1-min load average "
-             f"{load_start:.1f} at the start, {load_end:.1f} at the end)")
+             f"{load_start:.1f} at the start, {load_end:.1f} at the end){args.machine_note}")
+    cmd = (f"--threads {args.threads} --yasa-python YASA_VENV/bin/python"
+           + (f" --onnx-before {Path(before).name}" if before else ""))
     breakdown = ", ".join(f"`{name}` {sec:.2f} s" for name, sec in imports)
     body = (f"### Sleep staging vs YASA, {args.threads} thread(s) (development data: Sleep-EDF SC4001, 22.1 h night, "
             "this 2-core CPU)\n\n"
-            f"`.venv/bin/python -m benchmarks.sleep_vs_yasa --threads {args.threads} --yasa-python "
-            "YASA_VENV/bin/python` (YASA 0.8.1 in its own venv, see the script) — wall time from the EDF file "
+            f"`.venv/bin/python -m benchmarks.sleep_vs_yasa {cmd}` (YASA 0.8.1 in its own venv, see the "
+            "script; in that venv scikit-learn 1.9 warns that YASA's pickled label encoder comes from 0.24.2) "
+            "— wall time from the EDF file "
             f"to a hypnogram of all {len(ours)} epochs, median of {args.repeats} interleaved runs after a "
             f"warm-up, both tools on {args.threads} thread(s); the fresh-process rows time a new Python process "
             "per run, interleaved, from imports to the hypnogram (what one command-line call costs; YASA's "
             "feature code compiles with numba on first use). Only the torch rows import torch: the onnxruntime "
             f"path never does (the process asserts it), nor does the YASA process. Machine: {quiet}. The ONNX "
-            f"and torch paths give the same stage on every epoch (checked; probabilities within {max_dp:.0e}). "
+            f"and torch paths give the same stage on every epoch (checked; probabilities differ by at most "
+            f"{max_dp:.1e}). "
             "Agreement with the expert on the 841 epochs the data layer keeps "
             f"(W..REM, sleep period +- 30 min of wake). **Our embedded weights were trained on this night's "
             f"epochs before {DEMO_FIRST_EPOCH * 30} s** ({len(seen)} of the 841), so the 841-epoch figures are "

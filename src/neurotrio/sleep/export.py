@@ -43,17 +43,18 @@ class OnnxForm(nn.Module):
     - the fixed input scaling is one multiply-add (``x * (1 / scale) - center / scale``).
 
     The logits equal the training-form network's within float rounding (checked at export, 1e-5).
+    ``pack=False`` pads without staging channels side by side (for benchmarks/sleep_inference.py).
     """
 
-    def __init__(self, fused: FusedULWSleepNet):
+    def __init__(self, fused: FusedULWSleepNet, pack: bool = True):
         super().__init__()
-        n_ch = fused.in_center.shape[0]
+        n_ch, pack_channels = fused.in_center.shape[0], pack
         with torch.no_grad():
             w = [t.detach().clone() for t in fused.weights]
             packed, prev, self.packs = [], 1, []
             for i in range(0, len(w), 6):
                 w1, b1, w2, b2, ws, bs = w[i:i + 6]
-                pack = _pack_of(w1.shape[0], n_ch)
+                pack = _pack_of(w1.shape[0], n_ch) if pack_channels else 1
                 unit = CHANNEL_BLOCK // pack
                 fp = -(-w1.shape[0] // unit) * unit  # filters per input channel, padded
                 packed += [_block_diag(_pad(t, *shape), pack) for t, shape in zip(
