@@ -117,13 +117,27 @@ def test_the_default_model_is_the_shipped_onnx_twin() -> None:
     assert DEFAULT_ONNX.stat().st_size < 100_000  # small: ships in the wheel beside the safetensors file
 
 
-def test_shipped_onnx_equals_a_fresh_export_of_the_embedded_weights(tmp_path) -> None:
-    fresh = export_onnx(tmp_path / "fresh.onnx", None)
+@pytest.mark.parametrize("name", ["psg", "eeg-eog", "eeg"])
+def test_shipped_onnx_equals_a_fresh_export_of_the_embedded_weights(tmp_path, name: str) -> None:
+    """Each embedded model's shipped .onnx twin is what the current exporter writes from its weights
+    (regenerate all three together, as benchmarks/make_sleep_demo.py does)."""
+    from neurotrio.sleep.embedded import EMBEDDED
+
+    target = next(e for e in EMBEDDED if e.name == name)
+    fresh = export_onnx(tmp_path / "fresh.onnx", target.weights)
     assert fresh.max_abs_diff <= 1e-5
-    shipped, new = load_onnx_model(DEFAULT_ONNX), load_onnx_model(fresh.path)
+    shipped, new = load_onnx_model(target.onnx), load_onnx_model(fresh.path)
     assert shipped.metadata == new.metadata
-    x = (np.random.default_rng(1).standard_normal((24, 4, 3000)) * 30).astype(np.float32)
-    want = predict_proba(load_model(), [x])
+    import onnx
+
+    def ops(path: Path) -> tuple[list[str], list[tuple[int, ...]]]:  # the graph's form: ops and weight shapes
+        g = onnx.load(str(path)).graph
+        return [n.op_type for n in g.node], sorted(tuple(t.dims) for t in g.initializer)
+
+    assert ops(target.onnx) == ops(fresh.path)  # same graph form, not only close outputs
+    n_ch = len(target.channels)
+    x = (np.random.default_rng(1).standard_normal((24, n_ch, 3000)) * 30).astype(np.float32)
+    want = predict_proba(load_model(target.weights), [x])
     np.testing.assert_allclose(predict_proba(shipped, [x]), predict_proba(new, [x]), atol=1e-6, rtol=0)
     np.testing.assert_allclose(predict_proba(shipped, [x]), want, atol=1e-5, rtol=0)
 
