@@ -168,7 +168,8 @@ def train_model(x_train: np.ndarray, y_train: np.ndarray, cfg: TrainConfig, x_va
     validate = select = None
     if x_val is not None and y_val is not None and len(y_val):
         def validate(model: nn.Module) -> dict[str, float]:
-            m = metrics_of(np.asarray(y_val), predict(model, x_val, device))
+            # the fused inference form: the same function (logits within 1e-5), ~2x faster per epoch
+            m = metrics_of(np.asarray(y_val), predict(model.fused(), x_val, device, batch_size=64))
             return {f"val_{k}": float(m[k]) for k in ("accuracy", "macro_f1", "kappa")}
         select = f"val_{cfg.select}"
     from neurotrio.core.config import to_dict
