@@ -146,7 +146,8 @@ class _Conv3(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         x, w = ctx.saved_tensors
         grad = grad.contiguous()
-        gx = F.conv1d(grad, w.flip(-1).transpose(0, 1), padding=1) if ctx.needs_input_grad[0] else None
+        gx = (F.conv1d(grad, w.flip(-1).transpose(0, 1).contiguous(), padding=1) if ctx.needs_input_grad[0]
+              else None)
         gw = (torch.ops.aten.convolution_backward(grad, x, w, None, [1], [1], [1], False, [0], 1,
                                                   [False, True, False])[1] if ctx.needs_input_grad[1] else None)
         gb = grad.sum(-1).sum(0) if ctx.needs_input_grad[2] else None
