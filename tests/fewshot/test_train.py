@@ -72,6 +72,9 @@ def test_cpu_smoke_train_and_evaluate(tmp_path):
         assert 0 <= report[s]["mean"] <= 100 and report[s]["ci95"] > 0 and report[s]["episodes"] == 40
     model = load_model(tmp_path / "run" / "model.safetensors")
     assert model.cfg.n_base_classes == 18 and model.cfg.backbone.width == 0.125
+    assert not model.training  # returned in eval mode (issue 9: 0.52 vs 0.56 on one episode otherwise)
+    with pytest.raises(ConfigError, match=r"trained on 28×28 inputs, not 36×36"):
+        load_model(tmp_path / "run" / "model.safetensors", image_size=36)
 
 
 @pytest.mark.parametrize("method", ["fslsnn", "protonet"])

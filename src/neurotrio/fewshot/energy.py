@@ -201,13 +201,13 @@ def energy_table(cfg, weights: str | None = None, ann_weights: str | None = None
     images = test.images[torch.randperm(len(test.images), generator=g)[:batch]]
     static = images.dim() == 4
     if weights:
-        snn = load_model(weights)
+        snn = load_model(weights, cfg.data.image_size)
     else:
         bb = replace(cfg.model.backbone, in_channels=int(images.shape[-3]),
                      time_steps=cfg.model.backbone.time_steps if static else int(images.shape[1]))
         snn = build_model(replace(cfg.model, backbone=bb))
     if ann_weights:
-        ann = load_model(ann_weights)
+        ann = load_model(ann_weights, cfg.data.image_size)
     else:
         ann = build_model(replace(snn.cfg, backbone=twin_config(snn.cfg.backbone, 1 if static else None)))
     snn_rep, ann_rep, ratio = compare_energy(snn, ann, images)

@@ -350,8 +350,14 @@ def evaluate_model(model: FewShotNet, test: TensorSet, cfg: EvalConfig, device: 
     return results
 
 
-def load_model(weights: str | Path) -> FewShotNet:
-    """Rebuild a model from a ``model.safetensors`` written by training (its config is in the header)."""
+def load_model(weights: str | Path, image_size: int | None = None) -> FewShotNet:
+    """Rebuild a model from a ``model.safetensors`` written by training (its config is in the header).
+
+    Returns the model in eval mode (batch norm on its running statistics). With ``image_size``, an input
+    size other than the one recorded at training raises ``ConfigError``: the convolutions would run, but
+    on feature maps of another size than the SFE/CFC were trained on (the default changed from 28 to 36
+    with the issue-9 recipe).
+    """
     from neurotrio.core.checkpoint import load_state_into, read_weights
     from neurotrio.core.config import from_dict
     from neurotrio.fewshot.fslsnn import FSLSNNConfig, build_model
@@ -359,9 +365,13 @@ def load_model(weights: str | Path) -> FewShotNet:
     state, meta = read_weights(weights)
     if "model_config" not in meta:
         raise InputError(weights, "no FSL-SNN model config in this weights file (not written by fewshot train)")
+    trained = (meta.get("data") or {}).get("image_size")
+    if image_size is not None and trained is not None and int(trained) != int(image_size):
+        raise ConfigError(f"{Path(weights).name} was trained on {trained}×{trained} inputs, not {image_size}×"
+                          f"{image_size}: pass --set data.image_size={trained}")
     model = build_model(from_dict(FSLSNNConfig, meta["model_config"]))
     load_state_into(model, state, weights)
-    return model
+    return model.eval()
 
 
 def run_evaluation(weights: str | Path, cfg: Any, out_dir: str | Path) -> dict[str, Any]:
@@ -378,7 +388,7 @@ def run_evaluation(weights: str | Path, cfg: Any, out_dir: str | Path) -> dict[s
 
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
-    model = load_model(weights).to(device)
+    model = load_model(weights, cfg.data.image_size).to(device)
     test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
     report = evaluate_model(model, test, cfg.eval, device)
     rows = [(s, f"{report[s]['mean']:.2f} ± {report[s]['ci95']:.2f}", report[s]["episodes"]) for s in cfg.eval.settings]
