@@ -282,7 +282,7 @@ def cross_validate(nights: Sequence[Any], cfg: TrainConfig, out_dir: str | Path,
         model, history = train_model(x_tr, y_tr, cfg, x_va, y_va, checkpoint=out / f"fold{fold.index}.state.pt",
                                      resume=resume, progress=progress, desc=f"fold {fold.index + 1}/{k}",
                                      data_parallel=False, trained_on=trained_on)
-        proba = predict(model.net, stack(part["test"], cfg.normalization)[0])
+        proba = predict(model.net.fused(), stack(part["test"], cfg.normalization)[0], batch_size=64)
         save_model(model, out / f"fold{fold.index}.safetensors", fold=dataclasses.asdict(fold))
         write_json(done, {"fold": dataclasses.asdict(fold), "best_epoch": history.best_epoch,
                           "history": history.epochs, "test_records": [n.record for n in part["test"]],
@@ -345,7 +345,7 @@ def run_within_recording(night: Any, cfg: TrainConfig, out_dir: str | Path,
                   f"{split.val[0]}-{split.val[-1]}; test span {split.test[0]}-{split.test[-1]} of the same night")
     model, history = train_model(x[split.train], night.y[split.train], cfg, x[split.val], night.y[split.val],
                                  progress=progress, desc="within-recording", trained_on=trained_on)
-    proba = predict(model.net, x[split.test])
+    proba = predict(model.net.fused(), x[split.test], batch_size=64)  # the same function, faster
     m = metrics_of(night.y[split.test], proba)
     warning = one_class_warning(proba, f"within-recording ({night.record})")
     from neurotrio.core import distributed
