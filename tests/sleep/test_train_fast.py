@@ -147,3 +147,19 @@ def test_parameters_and_export_unchanged_by_fast_training(tmp_path) -> None:
     from neurotrio.sleep.export import export_onnx
 
     assert export_onnx(tmp_path / "m.onnx", again).max_abs_diff < 1e-4
+
+
+def test_bf16_autocast_runs_and_stays_close() -> None:
+    """bf16 autocast (fp32 master weights) through the fast form: gradients in fp32, near the fp32 ones."""
+    ref, fast = _pair()
+    x = torch.randn(4, 4, 3000) * 30
+    y = torch.tensor([0, 1, 2, 3])
+    _, g_r = _grads(ref, x, y)
+    torch.manual_seed(1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = fast(x)
+    F.cross_entropy(out.float(), y).backward()
+    scale = max(float(g.abs().max()) for g in g_r)
+    for (name, p), g in zip(fast.named_parameters(), g_r):
+        assert p.grad.dtype == torch.float32, name
+        assert float((p.grad - g).abs().max()) <= 0.1 * scale, name

@@ -146,11 +146,13 @@ class _Conv3(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         x, w = ctx.saved_tensors
         grad = grad.contiguous()
-        gx = (F.conv1d(grad, w.flip(-1).transpose(0, 1).contiguous(), padding=1) if ctx.needs_input_grad[0]
-              else None)
-        gw = (torch.ops.aten.convolution_backward(grad, x, w, None, [1], [1], [1], False, [0], 1,
-                                                  [False, True, False])[1] if ctx.needs_input_grad[1] else None)
-        gb = grad.sum(-1).sum(0) if ctx.needs_input_grad[2] else None
+        xc, wc = x.to(grad.dtype), w.to(grad.dtype)  # under autocast the conv ran in the lower precision
+        gx = (F.conv1d(grad, wc.flip(-1).transpose(0, 1).contiguous(), padding=1).to(x.dtype)
+              if ctx.needs_input_grad[0] else None)
+        gw = (torch.ops.aten.convolution_backward(grad, xc, wc, None, [1], [1], [1], False, [0], 1,
+                                                  [False, True, False])[1].to(w.dtype)
+              if ctx.needs_input_grad[1] else None)
+        gb = grad.sum(-1).sum(0).to(w.dtype) if ctx.needs_input_grad[2] else None
         return gx, gw, gb
 
 
