@@ -160,14 +160,13 @@ def predict_proba_onnx(model: OnnxSleepModel, epochs: Iterable[np.ndarray], batc
 
     sess, name = model.session, model.input_name
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return sess.run(None, {name: x})[0]
+    def run(x: np.ndarray) -> np.ndarray:  # each batch made contiguous in its worker, while it is in cache
+        return sess.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
     out: list[np.ndarray] = []
     with ThreadPoolExecutor(max(1, workers or default_workers())) as pool:
         for block in read_ahead(epochs):
-            x = np.ascontiguousarray(block, dtype=np.float32)
-            out.extend(pool.map(run, [x[i:i + batch_size] for i in range(0, x.shape[0], batch_size)]))
+            out.extend(pool.map(run, [block[i:i + batch_size] for i in range(0, len(block), batch_size)]))
     if not out:
         return np.zeros((0, model.config.n_classes), np.float32)
     return softmax(np.concatenate(out))
