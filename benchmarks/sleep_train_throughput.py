@@ -158,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         from neurotrio.core.results import update_markdown_section
 
-        cmd = f".venv/bin/python -m benchmarks.sleep_train_throughput --batch {args.batch} --rounds {args.rounds}"
+        cmd = (f".venv/bin/python -m benchmarks.sleep_train_throughput --batch {args.batch} --steps {args.steps} "
+               f"--warmup {args.warmup} --rounds {args.rounds}")
         body = ("### ULW-SleepNet training throughput (synthetic 4 x 3000 epochs, this 2-core CPU)\n\n"
                 f"`{cmd}` — batch {args.batch}, {args.steps} timed steps after {args.warmup} warm-up steps per "
                 f"round, best of {args.rounds} rounds, each row in its own process; the step of `train_model` "
