@@ -21,6 +21,10 @@ arithmetic:
   normalised, rectified and index tensors of the straightforward form are never written; the backward
   pass is batch norm's closed-form gradient, ``dz = a * du + k0 + k1 * z`` with per-channel constants,
   restricted to the pooled winners.
+* **Convolution backward split** (:class:`_Conv3`): the input gradient as a forward convolution with the
+  flipped kernel, the weight gradient by oneDNN alone -- faster than oneDNN's combined backward here.
+
+What each step bought on this 2-core CPU: docs/sleep.md, "Training speed".
 
 The straightforward form stays the reference: ``tests/sleep/test_train_fast.py`` checks outputs,
 running statistics and every parameter's gradient against it.
