@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
             t["score"].append(_timed(score_recording, PSG, None, Path(tmp) / f"out{r}", HYP)[0])
             t["yasa"].append(yasa.run()[0])
         yasa_cpu = yasa.cpu_s()
+        busy1, own1, wall1 = _busy_cpu_s(), _own_cpu_s(yasa_cpu), time.perf_counter()
         yasa.close()
         for r in range(args.repeats):
             for tool in cold:
@@ -264,8 +265,9 @@ def main(argv: list[str] | None = None) -> int:
                         cold[tool].append(cold_seconds("onnx", args.threads, onnx=before))
                     continue
                 cold[tool].append(cold_seconds(tool, args.threads, Path(tmp) / f"cli{r}", args.yasa_python))
-    wall = time.perf_counter() - wall0
-    others = max(0.0, (_busy_cpu_s() - busy0) - (_own_cpu_s(yasa_cpu) - own0)) / wall
+    wall2 = time.perf_counter()
+    others_warm = max(0.0, (busy1 - busy0) - (own1 - own0)) / (wall1 - wall0)
+    others_fresh = max(0.0, (_busy_cpu_s() - busy1) - (_own_cpu_s(yasa_cpu) - own1)) / (wall2 - wall1)
     c_onnx, c_ours, c_yasa, c_cli = (statistics.median(cold[k]) for k in ("onnx", "ours", "yasa", "cli"))
     imports, import_total = import_breakdown(args.threads)
     night_onsets = stage_recording(PSG)[1]
@@ -286,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
             f"fresh_process_onnx_s={c_onnx:.2f} fresh_process_torch_s={c_ours:.2f} "
             f"fresh_process_yasa_s={c_yasa:.2f} fresh_speedup_onnx={c_yasa / c_onnx:.1f}x "
             f"fresh_speedup_torch={c_yasa / c_ours:.1f}x fresh_cli_s={c_cli:.2f} "
-            f"max_dp_onnx_torch={max_dp:.1e} other_processes_cores={others:.2f}")
+            f"max_dp_onnx_torch={max_dp:.1e} other_processes_cores_warm={others_warm:.2f} "
+            f"other_processes_cores_fresh={others_fresh:.2f}")
     if before:
         sb, cb = statistics.median(t["before"]), statistics.median(cold["before"])
         line += (f" before_onnx_s={sb:.2f} before_speedup={sy / sb:.1f}x before_fresh_s={cb:.2f} "
@@ -318,7 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                         f"{same_before}/{len(onnx)} same stages", "", "", "", ""])
         rows.insert(6, [f"the same, {name}, fresh process", f"{cb:.2f}",
                         f"{c_yasa / cb:.1f}{vs}", "", "", "", "", ""])
-    quiet = (f"other processes used {others:.2f} of the 2 cores on average during the timed part (1-min load average "
+    quiet = (f"other processes used {others_warm:.2f} of the 2 cores on average while the warm rows were timed and "
+             f"{others_fresh:.2f} during the fresh-process rows (1-min load average "
              f"{load_start:.1f} at the start, {load_end:.1f} at the end){args.machine_note}")
     cmd = (f"--threads {args.threads} --yasa-python YASA_VENV/bin/python"
            + (f" --onnx-before {Path(before).name}" if before else ""))
