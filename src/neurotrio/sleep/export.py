@@ -48,19 +48,19 @@ class OnnxForm(nn.Module):
 
     def __init__(self, fused: FusedULWSleepNet, pack: bool = True):
         super().__init__()
-        n_ch, pack_channels = fused.in_center.shape[0], pack
+        n_ch = fused.in_center.shape[0]
         with torch.no_grad():
             w = [t.detach().clone() for t in fused.weights]
             packed, prev, self.packs = [], 1, []
             for i in range(0, len(w), 6):
                 w1, b1, w2, b2, ws, bs = w[i:i + 6]
-                pack = _pack_of(w1.shape[0], n_ch) if pack_channels else 1
-                unit = CHANNEL_BLOCK // pack
+                side = _pack_of(w1.shape[0], n_ch) if pack else 1  # input channels side by side
+                unit = CHANNEL_BLOCK // side
                 fp = -(-w1.shape[0] // unit) * unit  # filters per input channel, padded
-                packed += [_block_diag(_pad(t, *shape), pack) for t, shape in zip(
+                packed += [_block_diag(_pad(t, *shape), side) for t, shape in zip(
                     (w1, b1, w2, b2, ws, bs), ((fp, prev), (fp,), (fp, fp), (fp,), (fp, prev), (fp,)))]
                 prev = fp
-                self.packs.append(pack)
+                self.packs.append(side)
             self.weights = nn.ParameterList(nn.Parameter(t[:, :, None, :] if t.ndim == 3 else t, requires_grad=False)
                                             for t in packed)
             n_cls = fused.head_w.shape[0]
