@@ -73,23 +73,23 @@ class _BNReluPool(torch.autograd.Function):
         n, c2, length = z.shape
         c = c2 // 2 if planes else c2
         count = n * length * (2 if planes else 1)
-        rows = z.view(n, 2, c, length) if planes else z
-        s1 = _row_sums(rows).reshape(n, -1, c).sum((0, 1))
-        s2 = _row_sums(rows * rows).reshape(n, -1, c).sum((0, 1))
+        ext = _ext(z)
+        if ext is not None:  # the same arithmetic in 2 fused passes (sleep.fast_ext)
+            s1, s2 = ext.stats(z, planes)
+        else:
+            rows = z.view(n, 2, c, length) if planes else z
+            s1 = _row_sums(rows).reshape(n, -1, c).sum((0, 1))
+            s2 = _row_sums(rows * rows).reshape(n, -1, c).sum((0, 1))
         mean64 = s1 / count
         var64 = (s2 / count - mean64 * mean64).clamp_min(0)
         mean, var = mean64.to(z.dtype), var64.to(z.dtype)
         rstd = torch.rsqrt(var + bn.eps)
         a = (gamma * rstd)[:, None].to(z.dtype)
         shift = (beta - mean * rstd * gamma)[:, None].to(z.dtype)
-        ze, zo = _halves(z, planes)
-        ue = torch.addcmul(shift, a, ze)
-        uo = torch.addcmul(shift, a, zo)
-        mask = torch.ge(ue, uo).to(z.dtype)  # ties go to the even (first) position, as max_pool1d's
-        out = torch.maximum(ue, uo)
-        if not planes and length % 2:  # ceil_mode: the last column is pooled alone
-            out = torch.cat([out, torch.addcmul(shift, a, z[..., -1:])], -1)
-        out.clamp_min_(0)
+        if ext is not None:
+            out, mask = ext.apply(z, a[:, 0].contiguous(), shift[:, 0].contiguous(), planes)
+        else:
+            out, mask = _apply(z, a, shift, planes)
         if bn.track_running_stats:
             with torch.no_grad():
                 bn.num_batches_tracked.add_(1)
@@ -104,32 +104,76 @@ class _BNReluPool(torch.autograd.Function):
     def backward(ctx, grad: Tensor):
         z, mask, out, a, rstd, mean = ctx.saved_tensors
         planes, count = ctx.planes, ctx.count
-        gpos = torch.ops.aten.threshold_backward(grad.to(z.dtype), out, 0)  # ReLU's gradient
-        odd = not planes and z.shape[-1] % 2
-        g_last = gpos[..., -1:] if odd else None
-        if odd:
-            gpos = gpos[..., :-1]
-        ze, zo = _halves(z, planes)
-        ge = gpos * mask  # gradient reaching the even winners
-        go = gpos - ge     # ... and the odd ones
-        sum_g = _row_sums(gpos).sum(0)
-        sum_gz = _row_sums(ge * ze).sum(0) + _row_sums(go * zo).sum(0)
-        if odd:
-            sum_g = sum_g + g_last.sum((0, 2), dtype=torch.float64)
-            sum_gz = sum_gz + (g_last * z[..., -1:]).sum((0, 2), dtype=torch.float64)
+        ext = _ext(z) if mask.dtype == torch.uint8 else None
+        if ext is not None:
+            grad = grad.to(z.dtype).contiguous()
+            sum_g, sum_gz = ext.backward_sums(grad, out, mask, z, planes)
+        else:
+            sum_g, sum_gz, parts = _backward_sums(grad, z, mask, out, planes)
         mean64, rstd64, a64 = mean.double(), rstd.double(), a[:, 0].double()
         dbeta = sum_g
         dgamma = rstd64 * (sum_gz - mean64 * sum_g)
         k1 = (-a64 * rstd64 * dgamma / count)
         k0 = (-a64 * sum_g / count - k1 * mean64)
-        k0, k1 = k0.to(z.dtype)[:, None], k1.to(z.dtype)[:, None]
-        dz = torch.empty_like(z)
-        de, do = _halves(dz, planes)
-        torch.addcmul(k0, k1, ze, out=de).addcmul_(a, ge)
-        torch.addcmul(k0, k1, zo, out=do).addcmul_(a, go)
-        if odd:
-            torch.addcmul(k0, k1, z[..., -1:], out=dz[..., -1:]).addcmul_(a, g_last)
+        if ext is not None:
+            dz = ext.backward_dz(grad, out, mask, z, a[:, 0].contiguous(), k0.float(), k1.float(), planes)
+        else:
+            dz = _backward_dz(z, a, k0.to(z.dtype)[:, None], k1.to(z.dtype)[:, None], planes, *parts)
         return dz, dgamma.to(ctx.param_dtype), dbeta.to(ctx.param_dtype), None, None
+
+
+def _ext(z: Tensor):
+    """The fused C++ loops (sleep.fast_ext) when they apply: float32, contiguous, CPU."""
+    if z.dtype != torch.float32 or not z.is_contiguous() or z.device.type != "cpu":
+        return None
+    from neurotrio.sleep.fast_ext import ops
+
+    return ops()
+
+
+def _apply(z: Tensor, a: Tensor, shift: Tensor, planes: bool) -> tuple[Tensor, Tensor]:
+    """PyTorch-operator form of the normalise + pool + ReLU pass: output and float winner mask."""
+    ze, zo = _halves(z, planes)
+    ue = torch.addcmul(shift, a, ze)
+    uo = torch.addcmul(shift, a, zo)
+    mask = torch.ge(ue, uo).to(z.dtype)  # ties go to the even (first) position, as max_pool1d's
+    out = torch.maximum(ue, uo)
+    if not planes and z.shape[-1] % 2:  # ceil_mode: the last column is pooled alone
+        out = torch.cat([out, torch.addcmul(shift, a, z[..., -1:])], -1)
+    out.clamp_min_(0)
+    return out, mask
+
+
+def _backward_sums(grad: Tensor, z: Tensor, mask: Tensor, out: Tensor, planes: bool):
+    """PyTorch-operator form of the backward's per-channel sums (float64) and the pieces for dz."""
+    gpos = torch.ops.aten.threshold_backward(grad.to(z.dtype), out, 0)  # ReLU's gradient
+    odd = not planes and z.shape[-1] % 2
+    g_last = gpos[..., -1:] if odd else None
+    if odd:
+        gpos = gpos[..., :-1]
+    ze, zo = _halves(z, planes)
+    ge = gpos * mask  # gradient reaching the even winners
+    go = gpos - ge     # ... and the odd ones
+    sum_g = _row_sums(gpos).sum(0)
+    sum_gz = _row_sums(ge * ze).sum(0) + _row_sums(go * zo).sum(0)
+    if odd:
+        sum_g = sum_g + g_last.sum((0, 2), dtype=torch.float64)
+        sum_gz = sum_gz + (g_last * z[..., -1:]).sum((0, 2), dtype=torch.float64)
+    return sum_g, sum_gz, (ge, go, g_last)
+
+
+def _backward_dz(z: Tensor, a: Tensor, k0: Tensor, k1: Tensor, planes: bool, ge: Tensor, go: Tensor,
+                 g_last: Tensor | None) -> Tensor:
+    """PyTorch-operator form of ``dz = a * du + k0 + k1 * z`` routed to the pooled winners."""
+    odd = g_last is not None
+    ze, zo = _halves(z, planes)
+    dz = torch.empty_like(z)
+    de, do = _halves(dz, planes)
+    torch.addcmul(k0, k1, ze, out=de).addcmul_(a, ge)
+    torch.addcmul(k0, k1, zo, out=do).addcmul_(a, go)
+    if odd:
+        torch.addcmul(k0, k1, z[..., -1:], out=dz[..., -1:]).addcmul_(a, g_last)
+    return dz
 
 
 class _Conv3(torch.autograd.Function):
