@@ -15,8 +15,10 @@ time spent spinning at barriers).
 
 Rows: the straightforward form (``net.fast_train = False``: layer by layer as the reference Keras code)
 with torch's defaults, then the means added one at a time: glibc keeping freed memory
-(``core.threads.keep_freed_memory``), the rearranged training forward (``sleep.fast``), two threads, and
-two folds in two processes (one thread each; aggregate samples/s).
+(``core.threads.keep_freed_memory``), the rearranged training forward (``sleep.fast``) in PyTorch operators,
+then with its fused C++ loops (``sleep.fast_ext``; built before timing, in the warm-up steps), two threads,
+and two folds in two processes started together (one thread each; samples/s summed over both, each over
+its own timed span: their spans overlap, as the printed start/end offsets show).
 
 Also prints the projected time of the Sleep-EDF-20 20-fold and Sleep-EDF-78 10-fold protocols (50 epochs)
 at the best single-run rate and at the two-process rate, and on one GPU from ``--gpu-rate`` (the number
@@ -44,21 +46,23 @@ PROTOCOLS = {
     "Sleep-EDF-78, 10-fold x 50 epochs": 195_479 * (9 / 10) * 0.9 * 50 * 10,
 }
 
-ROWS = [  # (label, fast form, keep freed memory, threads, processes, bf16 autocast)
-    ("straightforward form, torch defaults, 1 thread", False, False, 1, 1, False),
-    ("straightforward form, 2 threads", False, False, 2, 1, False),
-    ("straightforward form, 2 threads, bf16 autocast", False, False, 2, 1, True),
-    ("+ freed memory kept (glibc), 1 thread", False, True, 1, 1, False),
-    ("+ rearranged forward (sleep.fast), 1 thread", True, True, 1, 1, False),
-    ("+ rearranged forward, bf16 autocast, 1 thread", True, True, 1, 1, True),
-    ("+ rearranged forward, 2 threads", True, True, 2, 1, False),
-    ("+ rearranged forward, 2 folds in 2 processes x 1 thread", True, True, 1, 2, False),
+ROWS = [  # (label, form: 0 straightforward / 1 rearranged, PyTorch operators / 2 + fused C++ loops,
+    #         keep freed memory, threads, processes, bf16 autocast)
+    ("straightforward form, torch defaults, 1 thread", 0, False, 1, 1, False),
+    ("straightforward form, 2 threads", 0, False, 2, 1, False),
+    ("straightforward form, 2 threads, bf16 autocast", 0, False, 2, 1, True),
+    ("+ freed memory kept (glibc), 1 thread", 0, True, 1, 1, False),
+    ("+ rearranged forward, PyTorch operators (sleep.fast), 1 thread", 1, True, 1, 1, False),
+    ("+ fused C++ loops for BN + ReLU + pool and the first conv (sleep.fast_ext), 1 thread", 2, True, 1, 1, False),
+    ("+ fused loops, bf16 autocast, 1 thread", 2, True, 1, 1, True),
+    ("+ fused loops, 2 threads", 2, True, 2, 1, False),
+    ("+ fused loops, 2 folds in 2 processes x 1 thread", 2, True, 1, 2, False),
 ]
 
 
-def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bool) -> tuple[float, float]:
+def child(batch: int, steps: int, warmup: int, samples: int, fast: int, amp: bool) -> tuple[float, ...]:
     """One timed run in this process (thread count and allocator already set): samples per second of
-    wall time and per CPU-second of this process."""
+    wall time and per CPU-second of this process, and the timed span's start and end (epoch seconds)."""
     import torch
     from torch import nn
 
@@ -69,7 +73,7 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bo
     x = torch.randn(samples, 4, 3000, generator=gen)
     y = torch.randint(0, 5, (samples,), generator=gen)
     net = ULWSleepNet().train()
-    net.fast_train = fast
+    net.fast_train = bool(fast)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, amsgrad=True)
     sched = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=10, T_mult=2)
     loss_fn = nn.CrossEntropyLoss()
@@ -82,7 +86,7 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bo
     it = stream()
     for i in range(warmup + steps):
         if i == warmup:
-            t0, c0 = time.perf_counter(), time.process_time()
+            t0, c0, e0 = time.perf_counter(), time.process_time(), time.time()
         xb, yb = next(it)
         opt.zero_grad(set_to_none=True)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
@@ -90,18 +94,25 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: bool, amp: bo
         loss.backward()
         opt.step()
         sched.step()
-    return steps * batch / (time.perf_counter() - t0), steps * batch / (time.process_time() - c0)
+    return (steps * batch / (time.perf_counter() - t0), steps * batch / (time.process_time() - c0), e0,
+            time.time())
 
 
 def run_row(row: tuple, args: argparse.Namespace) -> tuple[float, float]:
-    """Samples/s of one row (wall, CPU): its child processes started together; the sums of their rates."""
+    """Samples/s of one row (wall, CPU): its child processes started together. Wall: all processes'
+    samples over the span from the first timed start to the last timed end (so a process that ran while
+    the other was still warming up is not counted twice); CPU: the sum of their per-CPU-second rates."""
     _, fast, keep, threads, procs, amp = row
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "NEUROTRIO_KEEP_FREED_MEMORY": "1" if keep else "0"}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "NEUROTRIO_KEEP_FREED_MEMORY": "1" if keep else "0",
+           "NEUROTRIO_FAST_EXT": "1" if fast == 2 else "0"}
     cmd = [sys.executable, "-m", "benchmarks.sleep_train_throughput", "--child",
            json.dumps([args.batch, args.steps, args.warmup, args.samples, fast, amp, keep, threads])]
     kids = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(procs)]
     rates = [json.loads(k.communicate()[0].strip().splitlines()[-1]) for k in kids]
-    return sum(r[0] for r in rates), sum(r[1] for r in rates)
+    if procs == 1:
+        return rates[0][0], rates[0][1]
+    span = max(r[3] for r in rates) - min(r[2] for r in rates)
+    return procs * args.steps * args.batch / span, sum(r[1] for r in rates)
 
 
 def hours(sample_steps: float, rate: float) -> str:

@@ -176,6 +176,68 @@ def _backward_dz(z: Tensor, a: Tensor, k0: Tensor, k1: Tensor, planes: bool, ge:
     return dz
 
 
+def _bn_coeffs(s1: Tensor, s2: Tensor, count: int, gamma: Tensor, beta: Tensor, bn: nn.BatchNorm1d, dtype):
+    """Batch statistics from float64 sums, the running-buffer update (as ``nn.BatchNorm1d`` in training
+    mode), and the per-channel scale ``a`` and shift of ``u = a * z + shift``."""
+    mean64 = s1 / count
+    var64 = (s2 / count - mean64 * mean64).clamp_min(0)
+    mean, var = mean64.to(dtype), var64.to(dtype)
+    rstd = torch.rsqrt(var + bn.eps)
+    a = (gamma * rstd).to(dtype)
+    shift = (beta - mean * rstd * gamma).to(dtype)
+    if bn.track_running_stats:
+        with torch.no_grad():
+            bn.num_batches_tracked.add_(1)
+            m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
+            bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), m)
+            bn.running_var.lerp_((var64 * count / max(count - 1, 1)).to(bn.running_var.dtype), m)
+    return a, shift, rstd, mean
+
+
+def _bn_backward(sum_g: Tensor, sum_gz: Tensor, a: Tensor, rstd: Tensor, mean: Tensor, count: int):
+    """dgamma, dbeta (float64) and the constants of ``dz = a * du + k0 + k1 * z`` (batch norm's closed-form
+    gradient)."""
+    mean64, rstd64, a64 = mean.double(), rstd.double(), a.double()
+    dgamma = rstd64 * (sum_gz - mean64 * sum_g)
+    k1 = -a64 * rstd64 * dgamma / count
+    k0 = -a64 * sum_g / count - k1 * mean64
+    return dgamma, sum_g, k0, k1
+
+
+class _FirstBlockConv(torch.autograd.Function):
+    """The first conv (1 -> F channels, kernel 3, 'same'), its batch norm, ReLU and max-pool by 2 in one
+    function, for float32 rows of even length: ``(N, L)`` signals -> ``(N, F, L / 2)``.
+
+    The (N, F, L) conv output -- the largest tensor of the network -- is never stored: the fused loops
+    (``sleep.fast_ext``, ``first_*``) recompute it from the input rows in each pass, and the backward pass
+    reduces its gradient straight into the conv's weight and bias gradients (the input needs none).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, w: Tensor, b: Tensor, gamma: Tensor, beta: Tensor, bn: nn.BatchNorm1d) -> Tensor:
+        ext = _ext(x)
+        w3, b1 = w.detach().reshape(w.shape[0], 3).contiguous(), b.detach().contiguous()
+        s1, s2 = ext.first_stats(x, w3, b1)
+        count = x.shape[0] * x.shape[1]
+        a, shift, rstd, mean = _bn_coeffs(s1, s2, count, gamma.detach(), beta.detach(), bn, x.dtype)
+        out, mask = ext.first_apply(x, w3, b1, a.contiguous(), shift.contiguous())
+        ctx.save_for_backward(x, w3, b1, mask, a, rstd, mean)
+        ctx.count, ctx.shapes = count, (w.shape, gamma.dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        x, w3, b1, mask, a, rstd, mean = ctx.saved_tensors
+        ext = _ext(x)
+        grad = grad.to(x.dtype).contiguous()
+        sum_g, sum_gz = ext.first_sums(grad, mask, x, w3, b1)
+        dgamma, dbeta, k0, k1 = _bn_backward(sum_g, sum_gz, a, rstd, mean, ctx.count)
+        acc = ext.first_weight(grad, mask, x, w3, b1, a, k0.float(), k1.float())
+        wshape, pdtype = ctx.shapes
+        return (None, acc[:, :3].reshape(wshape).to(pdtype), acc[:, 3].to(pdtype), dgamma.to(pdtype),
+                dbeta.to(pdtype), None)
+
+
 class _Conv3(torch.autograd.Function):
     """``F.conv1d(x, w, b, padding=1)`` (kernel 3, stride 1) with its backward as two cheaper calls.
 
@@ -243,7 +305,10 @@ def _shortcut(block: nn.Module, h: Tensor) -> Tensor:
 def _block(block: nn.Module, h: Tensor, first: bool) -> Tensor:
     n, _, length = h.shape
     w1 = _product_weight(block.conv1)
-    if first and length % 2 == 0:  # conv at even and odd positions from the even/odd sample planes
+    if first and length % 2 == 0 and not h.requires_grad and _ext(h) is not None:  # conv output never stored
+        main = _FirstBlockConv.apply(h.reshape(n, length), w1, block.conv1.pointwise.bias, block.bn1.weight,
+                                     block.bn1.bias, block.bn1)
+    elif first and length % 2 == 0:  # conv at even and odd positions from the even/odd sample planes
         planes = h.view(n, length // 2, 2).transpose(1, 2)
         y = F.conv1d(planes, _first_planes(w1), torch.cat([block.conv1.pointwise.bias] * 2), padding=1)
         main = _bn_relu_pool(y, block.bn1, planes=True)

@@ -195,9 +195,138 @@ at::Tensor backward_dz(const at::Tensor& grad, const at::Tensor& out, const at::
   return dz;
 }
 
+// ---- The first block's conv (1 -> F channels, kernel 3, 'same') fused with its batch norm, ReLU and pool.
+// The conv output z (N, F, L) is never stored: each pass recomputes it from the input rows x (N, L), which
+// need no gradient. The pooled pair j is (z[2j], z[2j+1]); x[-1] = x[L] = 0 ('same' padding); L even.
+// Rows are padded into a buffer xp (xp[t + 1] = x[t]) so that every position has the same formula.
+static void pad_row(const float* x, int64_t len, std::vector<float>& xp) {
+  xp[0] = 0.f; std::copy(x, x + len, xp.begin() + 1); xp[len + 1] = 0.f; xp[len + 2] = 0.f;
+}
+#define ZE(j) (bv + w0 * xp[2 * (j)] + w1 * xp[2 * (j) + 1] + w2 * xp[2 * (j) + 2])
+#define ZO(j) (bv + w0 * xp[2 * (j) + 1] + w1 * xp[2 * (j) + 2] + w2 * xp[2 * (j) + 3])
+
+MULTI void first_stats_row(const float* __restrict__ xp, int64_t m, float bv, float w0, float w1, float w2,
+                           double& s1, double& s2) {
+  float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t j = 0; j < m; ++j) { float e = ZE(j), o = ZO(j); a += e + o; b += e * e + o * o; }
+  s1 += a; s2 += b;
+}
+
+// Per-channel sum and sum of squares of z (float64). w: (F, 3), b: (F).
+std::vector<at::Tensor> first_stats(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  int64_t n = x.size(0), len = x.size(1), f = w.size(0), m = len / 2;
+  auto opt = x.options().dtype(at::kDouble);
+  at::Tensor s1 = at::zeros({f}, opt), s2 = at::zeros({f}, opt);
+  const float* px = x.data_ptr<float>(); const float* pw = w.data_ptr<float>(); const float* pb = b.data_ptr<float>();
+  std::vector<float> xp(len + 3);
+  for (int64_t i = 0; i < n; ++i) {
+    pad_row(px + i * len, len, xp);
+    for (int64_t c = 0; c < f; ++c)
+      first_stats_row(xp.data(), m, pb[c], pw[3 * c], pw[3 * c + 1], pw[3 * c + 2],
+                      s1.data_ptr<double>()[c], s2.data_ptr<double>()[c]);
+  }
+  return {s1, s2};
+}
+
+// mask bit 0: the even position won the pool (ties to it); bit 1: the pooled value was > 0 (ReLU passed).
+MULTI void first_apply_row(const float* __restrict__ xp, int64_t m, float bv, float w0, float w1, float w2,
+                           float av, float cv, float* __restrict__ o, uint8_t* __restrict__ mk) {
+#pragma omp simd
+  for (int64_t j = 0; j < m; ++j) {
+    float ue = av * ZE(j) + cv, uo = av * ZO(j) + cv, v = std::max(ue, uo);
+    mk[j] = (uint8_t)(ue >= uo) | (uint8_t)((v > 0.f) << 1);
+    o[j] = std::max(v, 0.f);
+  }
+}
+
+std::vector<at::Tensor> first_apply(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                                    const at::Tensor& a, const at::Tensor& sh) {
+  int64_t n = x.size(0), len = x.size(1), f = w.size(0), m = len / 2;
+  at::Tensor out = at::empty({n, f, m}, x.options());
+  at::Tensor mask = at::empty({n, f, m}, x.options().dtype(at::kByte));
+  const float* px = x.data_ptr<float>(); const float* pw = w.data_ptr<float>(); const float* pb = b.data_ptr<float>();
+  const float* pa = a.data_ptr<float>(); const float* pc = sh.data_ptr<float>();
+  float* po = out.data_ptr<float>(); uint8_t* pm = mask.data_ptr<uint8_t>();
+  at::parallel_for(0, n, 8, [&](int64_t lo, int64_t hi) {
+    std::vector<float> xp(len + 3);
+    for (int64_t i = lo; i < hi; ++i) {
+      pad_row(px + i * len, len, xp);
+      for (int64_t c = 0; c < f; ++c)
+        first_apply_row(xp.data(), m, pb[c], pw[3 * c], pw[3 * c + 1], pw[3 * c + 2], pa[c], pc[c],
+                        po + (i * f + c) * m, pm + (i * f + c) * m);
+    }
+  });
+  return {out, mask};
+}
+
+MULTI void first_sums_row(const float* __restrict__ xp, int64_t m, float bv, float w0, float w1, float w2,
+                          const float* __restrict__ g, const uint8_t* __restrict__ mk, double& s1, double& s2) {
+  float a = 0, b = 0;
+#pragma omp simd reduction(+ : a, b)
+  for (int64_t j = 0; j < m; ++j) {
+    float gv = g[j] * (float)(mk[j] >> 1), me = (float)(mk[j] & 1);
+    a += gv; b += gv * (me * ZE(j) + (1.f - me) * ZO(j));
+  }
+  s1 += a; s2 += b;
+}
+
+// Backward, pass 1: per-channel sums of gpos and gpos * z at the pooled winners (float64).
+std::vector<at::Tensor> first_sums(const at::Tensor& grad, const at::Tensor& mask, const at::Tensor& x,
+                                   const at::Tensor& w, const at::Tensor& b) {
+  int64_t n = x.size(0), len = x.size(1), f = w.size(0), m = len / 2;
+  auto opt = x.options().dtype(at::kDouble);
+  at::Tensor s1 = at::zeros({f}, opt), s2 = at::zeros({f}, opt);
+  const float* px = x.data_ptr<float>(); const float* pw = w.data_ptr<float>(); const float* pb = b.data_ptr<float>();
+  const float* pg = grad.data_ptr<float>(); const uint8_t* pm = mask.data_ptr<uint8_t>();
+  std::vector<float> xp(len + 3);
+  for (int64_t i = 0; i < n; ++i) {
+    pad_row(px + i * len, len, xp);
+    for (int64_t c = 0; c < f; ++c)
+      first_sums_row(xp.data(), m, pb[c], pw[3 * c], pw[3 * c + 1], pw[3 * c + 2], pg + (i * f + c) * m,
+                     pm + (i * f + c) * m, s1.data_ptr<double>()[c], s2.data_ptr<double>()[c]);
+  }
+  return {s1, s2};
+}
+
+MULTI void first_weight_row(const float* __restrict__ xp, int64_t m, float bv, float w0, float w1, float w2,
+                            const float* __restrict__ g, const uint8_t* __restrict__ mk, float av, float c0,
+                            float c1, double* acc) {
+  float d0 = 0, d1 = 0, d2 = 0, db = 0;
+#pragma omp simd reduction(+ : d0, d1, d2, db)
+  for (int64_t j = 0; j < m; ++j) {
+    float ag = av * g[j] * (float)(mk[j] >> 1), ae = ag * (float)(mk[j] & 1);
+    float de = c0 + c1 * ZE(j) + ae, dd = c0 + c1 * ZO(j) + (ag - ae);  // dz at 2j and 2j + 1
+    float x0 = xp[2 * j], x1 = xp[2 * j + 1], x2 = xp[2 * j + 2], x3 = xp[2 * j + 3];
+    d0 += de * x0 + dd * x1; d1 += de * x1 + dd * x2; d2 += de * x2 + dd * x3; db += de + dd;
+  }
+  acc[0] += d0; acc[1] += d1; acc[2] += d2; acc[3] += db;
+}
+
+// Backward, pass 2: dz = k0 + k1 * z + a * (gpos at the winner), reduced at once into the conv's weight
+// gradient dW[c, k] = sum dz[c, t] x[t + k - 1] and bias gradient sum dz[c, t] (float64, (F, 4)).
+at::Tensor first_weight(const at::Tensor& grad, const at::Tensor& mask, const at::Tensor& x, const at::Tensor& w,
+                        const at::Tensor& b, const at::Tensor& a, const at::Tensor& k0, const at::Tensor& k1) {
+  int64_t n = x.size(0), len = x.size(1), f = w.size(0), m = len / 2;
+  at::Tensor acc = at::zeros({f, 4}, x.options().dtype(at::kDouble));
+  const float* px = x.data_ptr<float>(); const float* pw = w.data_ptr<float>(); const float* pb = b.data_ptr<float>();
+  const float* pg = grad.data_ptr<float>(); const uint8_t* pm = mask.data_ptr<uint8_t>();
+  const float* pa = a.data_ptr<float>(); const float* p0 = k0.data_ptr<float>(); const float* p1 = k1.data_ptr<float>();
+  std::vector<float> xp(len + 3);
+  for (int64_t i = 0; i < n; ++i) {
+    pad_row(px + i * len, len, xp);
+    for (int64_t c = 0; c < f; ++c)
+      first_weight_row(xp.data(), m, pb[c], pw[3 * c], pw[3 * c + 1], pw[3 * c + 2], pg + (i * f + c) * m,
+                       pm + (i * f + c) * m, pa[c], p0[c], p1[c], acc.data_ptr<double>() + 4 * c);
+  }
+  return acc;
+}
+
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("stats", &stats); m.def("apply", &apply);
   m.def("backward_sums", &backward_sums); m.def("backward_dz", &backward_dz);
+  m.def("first_stats", &first_stats); m.def("first_apply", &first_apply);
+  m.def("first_sums", &first_sums); m.def("first_weight", &first_weight);
 }
 """
 
@@ -217,7 +346,7 @@ def ops():
     try:
         from torch.utils.cpp_extension import load_inline
 
-        _ops = load_inline("neurotrio_bnrp_v5", cpp_sources=_SOURCE, extra_cflags=["-O3", "-fno-trapping-math", "-fopenmp-simd"],
+        _ops = load_inline("neurotrio_bnrp_v6", cpp_sources=_SOURCE, extra_cflags=["-O3", "-fno-trapping-math", "-fopenmp-simd"],
                            verbose=False)
     except Exception as exc:  # no compiler, no headers: the PyTorch-operator form is used instead
         log.warning("sleep.fast: fused C++ loops unavailable (%s); using PyTorch operators",
