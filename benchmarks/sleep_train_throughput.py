@@ -17,8 +17,8 @@ Rows: the straightforward form (``net.fast_train = False``: layer by layer as th
 with torch's defaults, then the means added one at a time: glibc keeping freed memory
 (``core.threads.keep_freed_memory``), the rearranged training forward (``sleep.fast``) in PyTorch operators,
 then with its fused C++ loops (``sleep.fast_ext``; built before timing, in the warm-up steps), two threads,
-and two folds in two processes started together (one thread each; samples/s summed over both, each over
-its own timed span: their spans overlap, as the printed start/end offsets show).
+and two folds in two processes (one thread each; both warm up, then start their timed steps together;
+wall-clock samples/s = both processes' samples over the span from that start to the last one's end).
 
 Also prints the projected time of the Sleep-EDF-20 20-fold and Sleep-EDF-78 10-fold protocols (50 epochs)
 at the best single-run rate and at the two-process rate, and on one GPU from ``--gpu-rate`` (the number
@@ -60,7 +60,8 @@ ROWS = [  # (label, form: 0 straightforward / 1 rearranged, PyTorch operators / 
 ]
 
 
-def child(batch: int, steps: int, warmup: int, samples: int, fast: int, amp: bool) -> tuple[float, ...]:
+def child(batch: int, steps: int, warmup: int, samples: int, fast: int, amp: bool,
+          barrier: bool = False) -> tuple[float, ...]:
     """One timed run in this process (thread count and allocator already set): samples per second of
     wall time and per CPU-second of this process, and the timed span's start and end (epoch seconds)."""
     import torch
@@ -86,6 +87,9 @@ def child(batch: int, steps: int, warmup: int, samples: int, fast: int, amp: boo
     it = stream()
     for i in range(warmup + steps):
         if i == warmup:
+            if barrier:  # wait until every process of the row has warmed up, then all start together
+                print("ready", flush=True)
+                sys.stdin.readline()
             t0, c0, e0 = time.perf_counter(), time.process_time(), time.time()
         xb, yb = next(it)
         opt.zero_grad(set_to_none=True)
@@ -107,7 +111,17 @@ def run_row(row: tuple, args: argparse.Namespace) -> tuple[float, float]:
            "NEUROTRIO_FAST_EXT": "1" if fast == 2 else "0"}
     cmd = [sys.executable, "-m", "benchmarks.sleep_train_throughput", "--child",
            json.dumps([args.batch, args.steps, args.warmup, args.samples, fast, amp, keep, threads])]
-    kids = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True) for _ in range(procs)]
+    if procs > 1:
+        cmd.append("--barrier")
+    kids = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            for _ in range(procs)]
+    if procs > 1:  # all warmed up (extension loaded, memory at its peak) before any timed step
+        for k in kids:
+            while k.stdout.readline().strip() != "ready":
+                pass
+        for k in kids:
+            k.stdin.write("go\n")
+            k.stdin.flush()
     rates = [json.loads(k.communicate()[0].strip().splitlines()[-1]) for k in kids]
     if procs == 1:
         return rates[0][0], rates[0][1]
@@ -132,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quiet-note", default="not stated", help="was the machine quiet? (written beside the table)")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--barrier", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         batch, steps, warmup, samples, fast, amp, keep, threads = json.loads(args.child)
@@ -142,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         if keep:
             keep_freed_memory()
         torch.set_num_threads(threads)
-        print(json.dumps(child(batch, steps, warmup, samples, fast, amp)))
+        print(json.dumps(child(batch, steps, warmup, samples, fast, amp, args.barrier)))
         return 0
     rows = [ROWS[int(i)] for i in args.rows.split(",")] if args.rows else ROWS
     best, best_cpu = [0.0] * len(rows), [0.0] * len(rows)

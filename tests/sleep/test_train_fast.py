@@ -39,8 +39,23 @@ def _grads(net: ULWSleepNet, x: torch.Tensor, y: torch.Tensor, seed: int = 1) ->
     return out.detach(), [p.grad.clone() for p in net.parameters()]
 
 
+@pytest.fixture(params=["fused loops", "PyTorch operators"])
+def form(request, monkeypatch) -> str:
+    """Run a test through sleep.fast's fused C++ loops (sleep.fast_ext) and through its PyTorch-operator
+    fallback (what runs where no C++ compiler is found)."""
+    import neurotrio.sleep.fast as fast_mod
+    from neurotrio.sleep.fast_ext import ops
+
+    if request.param == "fused loops":
+        if ops() is None:
+            pytest.skip("the fused C++ loops could not be built here (no C++ compiler?)")
+    else:
+        monkeypatch.setattr(fast_mod, "_ext", lambda z: None)
+    return request.param
+
+
 @pytest.mark.parametrize("n_chans", [4, 1])
-def test_gradients_equal_reference_form(n_chans: int) -> None:
+def test_gradients_equal_reference_form(n_chans: int, form: str) -> None:
     ref, fast = _pair(ULWSleepNetConfig(n_chans=n_chans))
     x = torch.randn(5, n_chans, 3000) * 30 + 5
     y = torch.tensor([0, 1, 2, 3, 4])
@@ -95,7 +110,7 @@ def test_synced_batchnorm_keeps_its_own_forward() -> None:
 
 
 @pytest.mark.parametrize("length", [10, 11, 375])
-def test_bn_relu_pool_matches_layers_including_odd_lengths_and_ties(length: int) -> None:
+def test_bn_relu_pool_matches_layers_including_odd_lengths_and_ties(length: int, form: str) -> None:
     torch.manual_seed(length)
     z = torch.randn(3, 4, length)
     z[..., 1::2][..., :2] = z[..., 0::2][..., :2]  # exact ties: the gradient goes to the first position
@@ -117,6 +132,42 @@ def test_bn_relu_pool_matches_layers_including_odd_lengths_and_ties(length: int)
     torch.testing.assert_close(bn_fast.bias.grad, bn_ref.bias.grad, rtol=1e-4, atol=1e-5)
     torch.testing.assert_close(bn_fast.running_var, bn_ref.running_var)
     torch.testing.assert_close(bn_fast.running_mean, bn_ref.running_mean)
+
+
+def test_input_gradient_when_the_input_requires_grad(form: str) -> None:
+    """With an input that requires grad the first block keeps its conv output (even/odd planes path):
+    the input's gradient, too, equals the reference form's (the fused first block would give none)."""
+    ref, fast = _pair()
+    x = torch.randn(3, 4, 3000) * 30
+    y = torch.tensor([0, 1, 2])
+    grads = []
+    for net in (ref, fast):
+        xi = x.clone().requires_grad_()
+        torch.manual_seed(1)
+        F.cross_entropy(net(xi), y).backward()
+        grads.append(xi.grad)
+    assert float((grads[1] - grads[0]).abs().max()) <= 2e-5 * float(grads[0].abs().max())
+
+
+def test_fused_loops_are_the_ones_tested() -> None:
+    """The training forward dispatches to the fused first block when the loops are built (so the
+    'fused loops' runs above test them, not the fallback twice)."""
+    import neurotrio.sleep.fast as fast_mod
+    from neurotrio.sleep.fast_ext import ops
+
+    if ops() is None:
+        pytest.skip("the fused C++ loops could not be built here (no C++ compiler?)")
+    _, fast = _pair()
+    out = fast(torch.randn(2, 4, 3000))
+    names, seen, stack = set(), set(), [out.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is not None and id(node) not in seen:
+            seen.add(id(node))
+            names.add(type(node).__name__)
+            stack.extend(n for n, _ in node.next_functions)
+    assert "_FirstBlockConvBackward" in names and "_BNReluPoolBackward" in names, names
+    assert fast_mod._ext(torch.zeros(1)) is not None
 
 
 def test_train_forward_rejects_wrong_shape() -> None:
