@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,7 +39,7 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
     if recipe.get("inorm"):          # per-sample: subtract each channel's spatial median, divide by its std
         flat = x.flatten(2)
         x = (x - flat.median(2).values[..., None, None, None]) / flat.std(2).clamp_min(1e-6)[..., None, None, None]
-    ys, ph, pp = [], [], []
+    ys, ph, pp, pdb = [], [], [], []
     n_models = int(recipe.get("ensemble", 1))
     for j, (tr, va) in enumerate(inner_folds(subjects, outer.train, k, seed + outer.index)):
         tr_t, va_t = torch.as_tensor(tr), torch.as_tensor(va)
@@ -54,7 +53,7 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
                 m_, s_ = input_stats(x[tri])
                 xs[idx] = standardize(x[idx], m_, s_)
         xtr, ytr, xva = xs[tr_t], y[tr_t], xs[va_t]
-        head_p, proto_p = 0, 0
+        head_p, proto_p, dbproto_p = 0, 0, 0
         for m in range(n_models):
             gen = seed_everything(1000 * outer.index + 10 * j + m, deterministic=False)
             xb, yb = xtr, ytr
@@ -72,8 +71,6 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
                                label_smoothing=recipe.get("ls", 0.0))
             acfg = AugmentConfig(flip=recipe.get("flip", 0.0), shift=recipe.get("shift", 0))
             aug = (lambda b, a=acfg, g=gen: augment_batch(b, a, g)) if acfg.active else None
-            if recipe.get("weighted"):
-                pass
             train_classifier(net, xb, yb, scfg, gen, dev, augment=aug)
             net.eval()
             with torch.no_grad():
@@ -82,16 +79,27 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
                 fva = net.forward_features(xva)
                 protos = class_prototypes(ftr, ytr, 3)
                 proto_p = proto_p + torch.softmax(10 * cosine_scores(fva, protos), 1)
+                dbp = torch.zeros(len(va), 3)
+                for d in set(DBS):
+                    mtr = torch.as_tensor([DBS[i] == d for i in tr])
+                    mva = torch.as_tensor([DBS[i] == d for i in va])
+                    if mva.any():
+                        pd = class_prototypes(ftr[mtr], ytr[mtr], 3)
+                        dbp[mva] = torch.softmax(10 * cosine_scores(fva[mva], pd), 1)
+                dbproto_p = dbproto_p + dbp
                 if recipe.get("tta"):
                     from neurotrio.microexpression.augment import flow_flip
                     head_p = head_p + torch.softmax(net(flow_flip(xva)), 1)
         ys.append(y[va_t].numpy())
         ph.append(head_p.argmax(1).numpy())
         pp.append(proto_p.argmax(1).numpy())
+        pdb.append(dbproto_p.argmax(1).numpy())
     yy = np.concatenate(ys)
     mh = metrics_of(yy, np.concatenate(ph), 3)
     mp = metrics_of(yy, np.concatenate(pp), 3)
-    return {"head": [round(mh["uf1"], 3), round(mh["uar"], 3)], "proto": [round(mp["uf1"], 3), round(mp["uar"], 3)]}
+    md = metrics_of(yy, np.concatenate(pdb), 3)
+    return {"head": [round(mh["uf1"], 3), round(mh["uar"], 3)], "proto": [round(mp["uf1"], 3), round(mp["uar"], 3)],
+            "dbproto": [round(md["uf1"], 3), round(md["uar"], 3)]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = json.loads(text)
         t0 = time.perf_counter()
         rows = [run_recipe(x, y, subjects, o, recipe, args.inner, args.seed) for o in outers]
-        res = {k: [round(float(np.mean([r[k][i] for r in rows])), 3) for i in (0, 1)] for k in ("head", "proto")}
+        res = {k: [round(float(np.mean([r[k][i] for r in rows])), 3) for i in (0, 1)] for k in ("head", "proto", "dbproto")}
         print(json.dumps({"recipe": recipe, **res, "s": round(time.perf_counter() - t0, 1)}), flush=True)
     return 0
 
