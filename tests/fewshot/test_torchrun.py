@@ -39,6 +39,7 @@ def test_two_ranks_take_the_single_process_steps(tmp_path):
     one, meta_one = read_weights(tmp_path / "one.safetensors")
     two, meta_two = read_weights(tmp_path / "two.safetensors")
     assert one.keys() == two.keys()
+    assert meta_one["kept"] == meta_two["kept"], "the runs kept different stages: weights not comparable"
     params = [k for k in one if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))]
     assert len(params) == 38  # backbone, SFE, CFC, head
     for key in params:
