@@ -21,6 +21,12 @@ arithmetic:
   normalised, rectified and index tensors of the straightforward form are never written; the backward
   pass is batch norm's closed-form gradient, ``dz = a * du + k0 + k1 * z`` with per-channel constants,
   restricted to the pooled winners.
+* **Fused loops** (:mod:`neurotrio.sleep.fast_ext`, C++ built on first use): for float32 on CPU, the
+  batch norm + ReLU + pool function runs as 2 passes forward and 2 backward instead of ~9 and ~10
+  PyTorch operators, and the first block's conv, batch norm, ReLU and pool run as ONE function
+  (:class:`_FirstBlockConv`) that never stores the (N, 8, 3000) conv output: each pass recomputes it
+  from the input rows, and the backward reduces its gradient straight into the conv's weight and bias
+  gradients. Without a C++ compiler (or with ``NEUROTRIO_FAST_EXT=0``) the PyTorch operators run.
 * **Convolution backward split** (:class:`_Conv3`): the input gradient as a forward convolution with the
   flipped kernel, the weight gradient by oneDNN alone -- faster than oneDNN's combined backward here.
 
