@@ -86,22 +86,12 @@ class _BNReluPool(torch.autograd.Function):
             rows = z.view(n, 2, c, length) if planes else z
             s1 = _row_sums(rows).reshape(n, -1, c).sum((0, 1))
             s2 = _row_sums(rows * rows).reshape(n, -1, c).sum((0, 1))
-        mean64 = s1 / count
-        var64 = (s2 / count - mean64 * mean64).clamp_min(0)
-        mean, var = mean64.to(z.dtype), var64.to(z.dtype)
-        rstd = torch.rsqrt(var + bn.eps)
-        a = (gamma * rstd)[:, None].to(z.dtype)
-        shift = (beta - mean * rstd * gamma)[:, None].to(z.dtype)
+        a, shift, rstd, mean = _bn_coeffs(s1, s2, count, gamma, beta, bn, z.dtype)
+        a, shift = a[:, None], shift[:, None]
         if ext is not None:
             out, mask = ext.apply(z, a[:, 0].contiguous(), shift[:, 0].contiguous(), planes)
         else:
             out, mask = _apply(z, a, shift, planes)
-        if bn.track_running_stats:
-            with torch.no_grad():
-                bn.num_batches_tracked.add_(1)
-                m = bn.momentum if bn.momentum is not None else 1.0 / float(bn.num_batches_tracked)
-                bn.running_mean.lerp_(mean.to(bn.running_mean.dtype), m)
-                bn.running_var.lerp_((var64 * count / max(count - 1, 1)).to(bn.running_var.dtype), m)
         ctx.save_for_backward(z, mask, out, a, rstd, mean)
         ctx.planes, ctx.count, ctx.param_dtype = planes, count, gamma.dtype
         return out
@@ -116,11 +106,7 @@ class _BNReluPool(torch.autograd.Function):
             sum_g, sum_gz = ext.backward_sums(grad, out, mask, z, planes)
         else:
             sum_g, sum_gz, parts = _backward_sums(grad, z, mask, out, planes)
-        mean64, rstd64, a64 = mean.double(), rstd.double(), a[:, 0].double()
-        dbeta = sum_g
-        dgamma = rstd64 * (sum_gz - mean64 * sum_g)
-        k1 = (-a64 * rstd64 * dgamma / count)
-        k0 = (-a64 * sum_g / count - k1 * mean64)
+        dgamma, dbeta, k0, k1 = _bn_backward(sum_g, sum_gz, a[:, 0], rstd, mean, count)
         if ext is not None:
             dz = ext.backward_dz(grad, out, mask, z, a[:, 0].contiguous(), k0.float(), k1.float(), planes)
         else:

@@ -346,6 +346,7 @@ def ops():
     try:
         from torch.utils.cpp_extension import load_inline
 
+        log.info("sleep.fast: loading the fused C++ loops (compiled once per machine, about 30 s)")
         _ops = load_inline("neurotrio_bnrp_v6", cpp_sources=_SOURCE, extra_cflags=["-O3", "-fno-trapping-math", "-fopenmp-simd"],
                            verbose=False)
     except Exception as exc:  # no compiler, no headers: the PyTorch-operator form is used instead
