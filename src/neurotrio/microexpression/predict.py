@@ -133,14 +133,13 @@ def input_path(source: str | Path, onset: int | None = None, apex: int | None = 
 
 
 @torch.no_grad()
-def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None = None, apex: int | None = None,
-                   prepare_cfg: Any = None) -> dict[str, float]:
-    """Class probabilities of one sample under the model in ``model_dir``: {class name: probability}.
+def _probabilities(net: Any, meta: dict[str, Any], source: str | Path, onset: int | None, apex: int | None,
+                   prepare_cfg: Any) -> list[float]:
+    """Class probabilities of one sample under a loaded model, in ``meta["classes"]`` order.
 
     Raises:
         InputError: the sample's channels differ from what the model was trained on.
     """
-    net, meta = load_model(model_dir)
     x = sample_tensor(source, onset, apex, prepare_cfg)
     want = meta["input_shape"]
     if x.shape[0] != want[0]:
@@ -151,7 +150,18 @@ def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None 
         from neurotrio.microexpression.inputs import standardize
 
         xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
-    probs = torch.softmax(net(xb), dim=1)[0]
+    return torch.softmax(net(xb), dim=1)[0].tolist()
+
+
+def predict_sample(model_dir: str | Path, source: str | Path, onset: int | None = None, apex: int | None = None,
+                   prepare_cfg: Any = None) -> dict[str, float]:
+    """Class probabilities of one sample under the model in ``model_dir``: {class name: probability}.
+
+    Raises:
+        InputError: the sample's channels differ from what the model was trained on.
+    """
+    net, meta = load_model(model_dir)
+    probs = _probabilities(net, meta, source, onset, apex, prepare_cfg)
     return {c: float(p) for c, p in zip(meta["classes"], probs)}
 
 
@@ -166,20 +176,10 @@ def predict_many(model_dir: str | Path, sources: list[str | Path], onset: int | 
         InputError: any sample that cannot be read (nothing is returned for the others).
     """
     net, meta = load_model(model_dir)
-    want, classes = meta["input_shape"], meta["classes"]
+    classes = meta["classes"]
     rows = []
     for source in sources:
-        x = sample_tensor(source, onset, apex, prepare_cfg)
-        if x.shape[0] != want[0]:
-            raise InputError(source, f"sample has {x.shape[0]} channels, shape {tuple(x.shape)}; the model was "
-                                     f"trained on {tuple(want)} inputs (use a sample of the same kind)")
-        xb = x[None]
-        if "input_mean" in meta:
-            from neurotrio.microexpression.inputs import standardize
-
-            xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
-        with torch.no_grad():
-            probs = torch.softmax(net(xb), dim=1)[0].tolist()
+        probs = _probabilities(net, meta, source, onset, apex, prepare_cfg)
         rows.append({"sample": str(source), "prediction": classes[int(np.argmax(probs))],
                      **{f"p_{c}": round(float(p), 6) for c, p in zip(classes, probs)}})
     return rows
