@@ -93,21 +93,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import numpy as np
-    import torch
 
-    from neurotrio.core.config import apply_overrides
-    from neurotrio.microexpression.inputs import _load
+    from benchmarks.mer_tune import load_composite
     from neurotrio.microexpression.loso import loso_splits
-    from neurotrio.microexpression.train import LosoConfig
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    data = Path(args.data) / "microexpression" / "megc2019_composite"
-    if not data.is_dir():
-        print(f"skip: composite data not found at {data}", file=sys.stderr)
+    loaded = load_composite(args.data, PRESETS[args.preset] + args.set, variants=tuple(args.variants.split(",")))
+    if loaded is None:
         return 0
-    cfg = apply_overrides(LosoConfig(dataset="composite", data=str(data), workers=1,
-                                     variants=tuple(args.variants.split(","))), PRESETS[args.preset] + args.set)
-    samples, x, y, _names = _load(cfg)
+    cfg, samples, x, y = loaded
     subjects = [s.subject for s in samples]
     outers = loso_splits(subjects, 0, 0, [int(f) for f in args.outer.split(",")])
     rows = []

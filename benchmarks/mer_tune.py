@@ -21,6 +21,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +68,28 @@ def validate_fold(x, y, fold, cfg, device) -> dict:
     return out
 
 
+def load_composite(data_root: str, overrides: list[str], **fields: Any) -> tuple[Any, list, Any, Any] | None:
+    """The MEGC2019 composite flow maps under ``data_root`` with a LosoConfig (``fields`` < ``overrides``).
+
+    Sets torch's threads from OMP_NUM_THREADS (default 1). Returns (cfg, samples, x, y), or None after
+    printing a skip line when the data is absent. Shared by the study scripts (mer_tune, mer_study).
+    """
+    import torch
+
+    from neurotrio.core.config import apply_overrides
+    from neurotrio.microexpression.inputs import _load
+    from neurotrio.microexpression.train import LosoConfig
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    data = Path(data_root) / "microexpression" / "megc2019_composite"
+    if not data.is_dir():
+        print(f"skip: composite data not found at {data}", file=sys.stderr)
+        return None
+    cfg = apply_overrides(LosoConfig(dataset="composite", data=str(data), workers=1, **fields), overrides)
+    samples, x, y, _names = _load(cfg)
+    return cfg, samples, x, y
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=os.environ.get("NEUROTRIO_SHARED_DATA", str(ROOT.parent / "shared" / "data")))
@@ -79,18 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
     import torch
 
-    from neurotrio.core.config import apply_overrides
-    from neurotrio.microexpression.inputs import _load
     from neurotrio.microexpression.loso import loso_splits
-    from neurotrio.microexpression.train import LosoConfig
 
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    data = Path(args.data) / "microexpression" / "megc2019_composite"
-    if not data.is_dir():
-        print(f"skip: composite data not found at {data}", file=sys.stderr)
+    loaded = load_composite(args.data, args.set)
+    if loaded is None:
         return 0
-    cfg = apply_overrides(LosoConfig(dataset="composite", data=str(data), workers=1), args.set)
-    samples, x, y, _names = _load(cfg)
+    cfg, samples, x, y = loaded
     folds = loso_splits([s.subject for s in samples], args.n_val, args.seed, [int(f) for f in args.folds.split(",")])
     rows = []
     for fold in folds:
