@@ -23,3 +23,4 @@ if __name__ == "__main__":
     folds = distributed.gather_objects(distributed.shard(list(range(5))))
     if distributed.is_main():
         save_weights(model, sys.argv[1], {"loss": hist.epochs[-1]["train_loss"], "folds": folds})
+    distributed.finish_distributed()  # as the CLI does: exiting with the gloo group up can abort a rank

@@ -34,3 +34,4 @@ if __name__ == "__main__":
         save_weights(model, sys.argv[1], {"pretrain": record["pretrain_history"],
                                           "finetune": record["finetune_history"], "kept": record["kept"],
                                           "start": record["finetune_start_val_acc"]})
+    distributed.finish_distributed()  # as the CLI does: exiting with the gloo group up can abort a rank
