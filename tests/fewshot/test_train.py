@@ -64,7 +64,7 @@ def test_cpu_smoke_train_and_evaluate(tmp_path):
     record = run_training(cfg, tmp_path / "run")
     report = run_evaluation(tmp_path / "run" / "model.safetensors", cfg, tmp_path / "eval")
     assert time.perf_counter() - t0 < 60
-    assert {p.name for p in (tmp_path / "run").iterdir()} == {"model.safetensors", "train.json", "config.yaml"}
+    assert {p.name for p in (tmp_path / "run").iterdir()} == {"model.safetensors", "train.json", "train.png", "config.yaml"}
     saved = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert saved["config"]["data"]["dataset"] == "synthetic" and saved["provenance"]["seed"] == 0
     assert len(record["pretrain_history"]) == 2 and len(record["finetune_history"]) == 2

@@ -19,9 +19,12 @@ def add_config_args(parser: argparse.ArgumentParser, example: str | None = None)
     """Add ``--config FILE.yaml``, repeatable ``--set key.sub=value`` overrides and ``--threads N``.
 
     Args:
-        example: a valid ``KEY=VALUE`` of the command's config, shown in the help (e.g. ``epochs=5``).
+        example: a valid ``KEY=VALUE`` of the command's config, shown in the help (e.g. ``epochs=5``);
+            several are joined by `` --set ``. Kept as ``parser.config_example`` so a test can parse each
+            command's example against its config.
     """
     parser.add_argument("--config", metavar="YAML", help="a config file saved by an earlier run, or your own")
+    parser.config_example = example  # type: ignore[attr-defined]
     hint = f", e.g. --set {example}" if example else ""
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -40,21 +43,67 @@ def add_threads_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def config_from_args(cls: type[T], args: argparse.Namespace, **direct: Any) -> T:
-    """Resolve a typed config: defaults < --config file < ``direct`` CLI flags (non-None) < --set."""
-    from neurotrio.core.config import load_config
+def config_from_args(cls: type[T], args: argparse.Namespace, base: T | None = None, **direct: Any) -> T:
+    """Resolve a typed config: defaults (or ``base``) < --config file < ``direct`` CLI flags (non-None) < --set.
+
+    ``base`` replaces the class defaults (e.g. the config a model was trained with); a ``--config``
+    file replaces ``base``.
+    """
+    from neurotrio.core.config import apply_overrides, load_config
 
     flags = [f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in direct.items() if v is not None]
-    return load_config(cls, getattr(args, "config", None), [*flags, *getattr(args, "overrides", [])])
+    overrides = [*flags, *getattr(args, "overrides", [])]
+    if base is not None and getattr(args, "config", None) is None:
+        return apply_overrides(base, overrides)
+    return load_config(cls, getattr(args, "config", None), overrides)
+
+
+class _TritonUnavailable(logging.Filter):
+    """Drop torch's "Triton not available" warning, logged once per spikingjelly kernel registration on a
+    machine without Triton (every CPU-only torch): it says nothing a CPU user can act on. Only that exact
+    message of that one logger is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Triton not available, find_triton_kernels")
+
+
+_TRITON_FILTER = _TritonUnavailable()
+
+
+def quiet_triton_warning() -> None:
+    """Install :class:`_TritonUnavailable` on torch's ``torch._library.triton`` logger (idempotent)."""
+    logger = logging.getLogger("torch._library.triton")
+    if _TRITON_FILTER not in logger.filters:
+        logger.addFilter(_TRITON_FILTER)
+
+
+def system_main(system: str, add_commands: Callable[[argparse.ArgumentParser], None],
+                argv: list[str] | None = None) -> int:
+    """``neurotrio SYSTEM ...`` for one system alone (``python -m neurotrio.fewshot.cli train ...``).
+
+    The top-level ``neurotrio.cli`` calls the systems; a system's ``main`` calls this instead of it.
+    """
+    parser = argparse.ArgumentParser(prog=f"neurotrio {system}")
+    add_commands(parser)
+    args = parser.parse_args(argv)
+    return run_command(args.func, args)
 
 
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a CLI command: project errors become ``error: ...`` on stderr and exit code 2.
 
+    A ``--device`` the machine lacks is refused before the command starts (``core.seed.pick_device``).
+
     Unexpected exceptions print one line too (set NEUROTRIO_DEBUG=1 for the traceback) and exit 1.
     """
     logging.basicConfig(level=os.environ.get("NEUROTRIO_LOGLEVEL", "WARNING"), format="%(levelname)s %(message)s")
+    quiet_triton_warning()
     try:
+        device = getattr(args, "device", None)
+        if isinstance(device, str) and device.strip() not in ("", "auto", "cpu"):  # before any data is read
+            from neurotrio.core.seed import pick_device
+
+            pick_device(device)
         if getattr(args, "threads", None) is not None:  # an explicit --threads, for every command that has it
             from neurotrio.core.threads import set_threads
 

@@ -116,7 +116,8 @@ def apply_overrides(cfg: T, overrides: list[str] | tuple[str, ...]) -> T:
     data = to_dict(cfg)
     for item in overrides:
         if "=" not in item:
-            raise ConfigError(f"override '{item}' is not KEY=VALUE (e.g. train.epochs=5)")
+            raise ConfigError(f"override '{item}' is not KEY=VALUE (KEY: a field of the run's config.yaml, "
+                              "dots for nested fields)")
         key, raw = item.split("=", 1)
         node, cls = data, type(cfg)
         parts = key.strip().split(".")

@@ -37,12 +37,34 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
 
 
 def pick_device(preference: str = "auto") -> torch.device:
-    """``auto`` → CUDA when present, else CPU; or any explicit torch device string."""
+    """``auto`` → CUDA when present, else CPU; or an explicit torch device string (``cpu``, ``cuda:1``).
+
+    Raises:
+        ConfigError: the string is not a torch device, or names a CUDA/MPS device this machine lacks
+            (so ``--device cuda`` on a CPU-only machine is one error line, not a failure deep in training).
+    """
     import torch
 
+    from neurotrio.core.errors import ConfigError
+
+    preference = str(preference or "auto").strip()
     if preference == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(preference)
+    try:
+        device = torch.device(preference)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"device {preference!r} is not a torch device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"device {preference!r}: no CUDA device is available here (torch "
+                              f"{torch.__version__}); use --device cpu or auto")
+        if device.index is not None and device.index >= count:
+            raise ConfigError(f"device {preference!r}: this machine has {count} CUDA device(s), "
+                              f"cuda:0 to cuda:{count - 1}")
+    elif device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ConfigError(f"device {preference!r}: MPS is not available here; use --device cpu or auto")
+    return device
 
 
 _PACKAGES = ("torch", "numpy", "scipy", "mne", "onnxruntime", "opencv-contrib-python-headless",

@@ -9,16 +9,43 @@ import argparse
 import sys
 from pathlib import Path
 
-from neurotrio.core.cli import add_config_args, config_from_args
+from neurotrio.core.cli import add_config_args, config_from_args, system_main
+from neurotrio.core.errors import ConfigError, InputError
+
+
+def _direct(args: argparse.Namespace, model: bool = True) -> dict:
+    direct = {"data.dataset": getattr(args, "dataset", None), "data.root": getattr(args, "root", None),
+              "seed": getattr(args, "seed", None), "device": getattr(args, "device", None)}
+    if model:
+        direct["model.method"] = getattr(args, "method", None)
+    if hasattr(args, "quiet"):  # the CLI shows progress unless --quiet (the library default is quiet)
+        direct["progress"] = not args.quiet
+    return direct
 
 
 def _train_config(args: argparse.Namespace):
     from neurotrio.fewshot.train import TrainConfig
 
-    direct = {"data.dataset": getattr(args, "dataset", None), "data.root": getattr(args, "root", None),
-              "model.method": getattr(args, "method", None), "seed": getattr(args, "seed", None),
-              "device": getattr(args, "device", None)}
-    return config_from_args(TrainConfig, args, **direct)
+    return config_from_args(TrainConfig, args, **_direct(args))
+
+
+def _trained_model_config(args: argparse.Namespace, weights: str):
+    """The config for scoring ``weights``: its own model, its training data unless --config (``evaluation_config``).
+
+    ``--set model.…`` and ``--method`` are refused: a trained model's architecture is in its weights file.
+    """
+    from neurotrio.fewshot.evaluate import evaluation_config
+    from neurotrio.fewshot.train import TrainConfig
+
+    base = evaluation_config(weights)  # first: an unreadable weights file is the error to report
+    changed = [o.split("=", 1)[0].strip() for o in args.overrides if o.split("=", 1)[0].strip().startswith("model.")]
+    if getattr(args, "method", None):
+        changed.insert(0, "--method")
+    if changed:
+        raise ConfigError(f"{changed[0]}: the model's architecture comes from its weights file {weights}; drop "
+                          "the model options (to change it, train another model)")
+    cfg = config_from_args(TrainConfig, args, base=base, **_direct(args, model=False))
+    return evaluation_config(weights, cfg)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -32,32 +59,56 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 0
     val = [e["val_acc"] for e in record["pretrain_history"] + record["finetune_history"]]
     best = f"best val acc {100 * max(val):.2f} %" if val else "no validation"
+    kept = record.get("kept_epoch")
+    where = f"; kept {kept['stage']} epoch {kept['epoch']}" if kept else ""
     print(f"trained {cfg.model.method} on {cfg.data.dataset} in {record['pretrain_s'] + record['finetune_s']:.1f} s "
-          f"({best}); wrote {Path(args.out) / 'model.safetensors'}")
+          f"({best}{where}); wrote {Path(args.out) / 'model.safetensors'}, train.png")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from neurotrio.fewshot.evaluate import run_evaluation
 
-    cfg = _train_config(args)
-    report = run_evaluation(args.weights, cfg, args.out)
+    cfg = _trained_model_config(args, args.weights)
+    report = run_evaluation(args.weights, cfg, args.out, progress=cfg.progress)
+    t = report["test"]
+    print(f"test classes: {t['n_classes']} ({t['split']} of {t['dataset']}; caps: {t['caps']}), {t['n_images']} images")
     for s in cfg.eval.settings:
         print(f"{s}: {report[s]['mean']:.2f} ± {report[s]['ci95']:.2f} % over {report[s]['episodes']} episodes")
+    print(f"wrote eval.json, eval.md, eval.png, config.yaml to {args.out}")
     return 0
 
 
 def cmd_energy(args: argparse.Namespace) -> int:
-    from neurotrio.fewshot.energy import energy_table
+    from neurotrio.fewshot.energy import energy_json, energy_markdown, measure_energy
 
-    cfg = _train_config(args)
-    text = energy_table(cfg, args.weights, args.ann_weights, args.batch)
+    if args.weights and args.untrained:
+        raise ConfigError("give --weights or --untrained, not both")
+    if not args.weights and not args.untrained:
+        raise ConfigError("fewshot energy needs --weights MODEL.safetensors (firing rates of a trained model); "
+                          "--untrained measures a randomly initialised network instead")
+    if args.out and not args.out.lower().endswith(".md"):
+        raise InputError(args.out, "--out is a Markdown file (.md); the .json and .png are written beside it")
+    cfg = _trained_model_config(args, args.weights) if args.weights else _train_config(args)
+    result = measure_energy(cfg, args.weights, args.ann_weights, args.batch)
+    text = energy_markdown(result)
     print(text)
     if args.out:
-        from neurotrio.core.io import atomic_write_text
+        from neurotrio.core.io import atomic_write_text, write_json
+        from neurotrio.core.seed import provenance
+        from neurotrio.fewshot.figures import plot_energy
 
-        atomic_write_text(args.out, text + "\n")
+        out = Path(args.out)
+        atomic_write_text(out, text + "\n")
+        write_json(out.with_suffix(".json"), {**energy_json(result), "provenance": provenance(cfg.seed)})
+        plot_energy(result["snn"], result["ann"], out.with_suffix(".png"), strict=result["snn_strict"],
+                    title=("UNTRAINED " if result["untrained"] else "") + f"{cfg.model.method} on {cfg.data.dataset}")
+        print(f"wrote {out}, {out.with_suffix('.json').name}, {out.with_suffix('.png').name}")
     return 0
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    return tuple(n.strip().strip("/") for n in (text or "").split(",") if n.strip())
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -66,7 +117,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(SimulatorConfig, args)
     summary = simulate_folder(args.source, args.out, split=args.split, limit=args.limit,
-                              only_strokes=args.only_strokes, config=cfg, seed=args.seed)
+                              only_strokes=args.only_strokes, config=cfg, seed=args.seed,
+                              alphabets=_names(args.alphabets), characters=_names(args.characters))
     print(f"wrote {summary['samples']} samples ({summary['from_strokes']} from strokes, {summary['from_saccades']} "
           f"from saccades) of {summary['classes']} characters to {args.out}: {summary['events_mean']:.0f} events "
           f"over {summary['duration_s_mean']:.2f} s per sample on average")
@@ -77,37 +129,47 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register the fewshot sub-commands on ``parser`` (the ``neurotrio fewshot`` parser)."""
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, example: str) -> None:
         p.add_argument("--dataset", choices=("omniglot", "omniglot-dvs", "nomniglot", "cub", "miniimagenet",
                                              "synthetic"), help="data set (default: omniglot)")
         p.add_argument("--root", help="data set folder (Omniglot zips, N-Omniglot, CUB or miniImageNet root)")
         p.add_argument("--method", choices=("fslsnn", "protonet"), help="model (default: fslsnn)")
         p.add_argument("--seed", type=int, help="random seed (default 0)")
         p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
-        add_config_args(p)
+        add_config_args(p, example=example)
 
     p = sub.add_parser("train", help="pre-train on base classes, fine-tune on episodes, save the model",
                        description="Pre-train (TET) on the base classes, fine-tune episodically (TET + InfoNCE), "
-                                   "select on validation classes; writes model.safetensors, train.json, config.yaml.")
-    common(p)
+                                   "select on validation classes; writes model.safetensors, train.json, train.png "
+                                   "(loss and validation accuracy per epoch, kept model starred), config.yaml.")
+    common(p, "pretrain.epochs=3 --set finetune.episodes=30")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="accuracy ± 95 %% CI over test episodes (5w1s, 5w5s, 20w1s, 20w5s)",
-                       description="Evaluate a trained model on the test classes over many random episodes.")
-    common(p)
+                       description="Evaluate a trained model on the test classes over many random episodes. "
+                                   "The model's architecture and, unless --config is given, its data settings "
+                                   "(image size, data.max_classes, ...) come from its weights file; --dataset, "
+                                   "--root and --set data.… change the data, --set model.… is refused.")
+    common(p, "eval.episodes=100")
     p.add_argument("--weights", required=True, help="model.safetensors written by `fewshot train`")
-    p.add_argument("--out", required=True, help="output folder (eval.json, eval.md, config.yaml)")
+    p.add_argument("--out", required=True, help="output folder (eval.json, eval.md, eval.png, config.yaml)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("energy", help="per-layer SOPs/MACs table and the SNN / ANN-twin energy ratio",
                        description="Measure firing rates on real inputs and print per-layer MACs, SOPs and "
                                    "energy (4.6 pJ/MAC, 0.9 pJ/AC) for the SNN and its ANN twin, and their ratio.")
-    common(p)
-    p.add_argument("--weights", help="trained SNN model.safetensors (default: untrained weights)")
+    common(p, "data.max_per_class=5")
+    p.add_argument("--weights", help="trained SNN model.safetensors (required unless --untrained)")
+    p.add_argument("--untrained", action="store_true",
+                   help="measure a randomly initialised network of the config's architecture (said in the output)")
     p.add_argument("--ann-weights", help="trained ANN-twin model.safetensors (default: the SNN's config with ReLU)")
     p.add_argument("--batch", type=int, default=64, help="test images used to measure firing rates (default 64)")
-    p.add_argument("--out", help="also write the tables to this Markdown file")
+    p.add_argument("--out", metavar="FILE.md",
+                   help="also write the tables to this Markdown file, FILE.json (per-layer rows, totals, ratios) "
+                        "and FILE.png (per-layer energy bars) beside it")
     p.set_defaults(func=cmd_energy)
 
     p = sub.add_parser("simulate-events", help="turn Omniglot into N-Omniglot-like event streams (Omniglot-DVS)",
@@ -116,14 +178,22 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--source", required=True, help="Omniglot folder with images_*.zip and strokes_*.zip")
     p.add_argument("--out", required=True, help="output folder of event files")
     p.add_argument("--split", default="background", choices=("background", "evaluation"))
-    p.add_argument("--limit", type=int, default=0, help="simulate at most this many characters (0 = all)")
+    p.add_argument("--limit", type=int, default=0,
+                   help="simulate at most this many characters (0 = all), the first ones of the selection")
+    p.add_argument("--alphabets", metavar="NAMES",
+                   help="only these alphabets, comma-separated folder names, e.g. Greek,Korean")
+    p.add_argument("--characters", metavar="NAMES",
+                   help="only these characters, comma-separated Alphabet/characterNN, e.g. Greek/character01")
     p.add_argument("--only-strokes", action="store_true", help="only drawings that have stroke files")
     p.add_argument("--seed", type=int, default=0)
-    add_config_args(p)
+    add_config_args(p, example="display_fps=30.0")
     p.set_defaults(func=cmd_simulate)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from neurotrio.cli import main as top
+    """``neurotrio fewshot ...`` alone (``python -m neurotrio.fewshot.cli train ...``); see ``core.cli.system_main``."""
+    return system_main("fewshot", add_commands, argv)
 
-    return top(["fewshot", *(argv if argv is not None else sys.argv[1:])])
+
+if __name__ == "__main__":
+    sys.exit(main())

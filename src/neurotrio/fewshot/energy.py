@@ -179,16 +179,20 @@ def compare_energy(snn: nn.Module, ann: nn.Module, images: Tensor, ann_images: T
     return snn_rep, ann_rep, energy_ratio(ann_rep, snn_rep)
 
 
-def energy_table(cfg, weights: str | None = None, ann_weights: str | None = None, batch: int = 64) -> str:
-    """Markdown tables (SNN, ANN twin) and the ratio, measured on the first ``batch`` test-class images.
+def measure_energy(cfg, weights: str | None = None, ann_weights: str | None = None, batch: int = 64) -> dict:
+    """Per-layer energy of the SNN (paper's and strict rule) and its ANN twin on the first ``batch`` test images.
 
     Args:
         cfg: a ``TrainConfig``; its ``data`` gives the test images, its ``model`` the architecture when
             ``weights`` is not given.
-        weights: trained SNN ``model.safetensors`` (else an untrained model: firing rates then describe
-            the initialisation only).
+        weights: trained SNN ``model.safetensors``; None measures an untrained network (firing rates then
+            describe the initialisation only; ``result["untrained"]`` says so).
         ann_weights: trained ANN twin (else the SNN's architecture with ReLU, T = 1 for static images).
-        batch: number of test images.
+        batch: number of test images (seeded random choice).
+
+    Returns:
+        ``{"snn": EnergyReport, "snn_strict": EnergyReport, "ann": EnergyReport, "ratio", "ratio_strict",
+        "untrained", "weights", "ann_weights", "batch", "snn_time_steps", "ann_time_steps"}``.
     """
     from dataclasses import replace
 
@@ -212,9 +216,42 @@ def energy_table(cfg, weights: str | None = None, ann_weights: str | None = None
         ann = build_model(replace(snn.cfg, backbone=twin_config(snn.cfg.backbone, 1 if static else None)))
     snn_rep, ann_rep, ratio = compare_energy(snn, ann, images)
     strict, _, strict_ratio = compare_energy(snn, ann, images, rule="strict")
-    return (f"SNN (T={snn.cfg.backbone.time_steps}, per image, {batch} test images; the paper's rule)\n\n"
-            f"{snn_rep.table()}\n"
-            f"ANN twin (T={ann.cfg.backbone.time_steps})\n\n{ann_rep.table()}\n"
-            f"E_SNN = {snn_rep.total_pj / 1e6:.4f} µJ, E_ANN = {ann_rep.total_pj / 1e6:.4f} µJ, "
-            f"ratio E_ANN / E_SNN = {ratio:.2f}x (paper's rule); strict rule (real-valued inputs pay MACs): "
-            f"E_SNN = {strict.total_pj / 1e6:.4f} µJ, ratio {strict_ratio:.2f}x")
+    return {"snn": snn_rep, "snn_strict": strict, "ann": ann_rep, "ratio": ratio, "ratio_strict": strict_ratio,
+            "untrained": not weights, "weights": str(weights) if weights else None,
+            "ann_weights": str(ann_weights) if ann_weights else None, "batch": int(len(images)),
+            "snn_time_steps": snn.cfg.backbone.time_steps, "ann_time_steps": ann.cfg.backbone.time_steps}
+
+
+def energy_markdown(result: dict) -> str:
+    """``measure_energy``'s result as text: SNN tables under both rules, the ANN twin's, and the ratios."""
+    snn, strict, ann = result["snn"], result["snn_strict"], result["ann"]
+    head = ("UNTRAINED SNN (no --weights): firing rates describe the random initialisation, not a trained "
+            "model.\n\n" if result["untrained"] else "")
+    n = f"per image, {result['batch']} test images"
+    return (f"{head}SNN (T={result['snn_time_steps']}, {n}; the paper's rule: layers after the first count SOPs)\n\n"
+            f"{snn.table()}\n"
+            f"SNN (T={result['snn_time_steps']}, {n}; strict rule: real-valued inputs pay MACs)\n\n{strict.table()}\n"
+            f"ANN twin (T={result['ann_time_steps']})\n\n{ann.table()}\n"
+            f"E_SNN = {snn.total_pj / 1e6:.4f} µJ, E_ANN = {ann.total_pj / 1e6:.4f} µJ, "
+            f"ratio E_ANN / E_SNN = {result['ratio']:.2f}x (paper's rule); strict rule (real-valued inputs pay MACs): "
+            f"E_SNN = {strict.total_pj / 1e6:.4f} µJ, ratio {result['ratio_strict']:.2f}x")
+
+
+def energy_json(result: dict) -> dict:
+    """``measure_energy``'s result as JSON-safe values (per-layer rows, totals in pJ, ratios)."""
+    from dataclasses import asdict
+
+    def rep(r: EnergyReport) -> dict:
+        return {"layers": [asdict(x) for x in r.layers], "total_pj": r.total_pj, "total_macs": r.total_macs,
+                "total_sops": r.total_sops}
+
+    return {"snn_paper_rule": rep(result["snn"]), "snn_strict_rule": rep(result["snn_strict"]),
+            "ann_twin": rep(result["ann"]), "ratio_paper_rule": result["ratio"],
+            "ratio_strict_rule": result["ratio_strict"], "cost_pj": asdict(result["snn"].cost),
+            **{k: result[k] for k in ("untrained", "weights", "ann_weights", "batch", "snn_time_steps",
+                                      "ann_time_steps")}}
+
+
+def energy_table(cfg, weights: str | None = None, ann_weights: str | None = None, batch: int = 64) -> str:
+    """Markdown tables (SNN under both rules, ANN twin) and the ratios: ``energy_markdown(measure_energy(...))``."""
+    return energy_markdown(measure_energy(cfg, weights, ann_weights, batch))

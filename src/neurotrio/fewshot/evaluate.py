@@ -52,6 +52,11 @@ class DataConfig:
         synthetic_classes: classes of the synthetic dataset (split 60/20/20 %).
         cache_dir: if set, decoded splits are kept there as tensors (``torch.load(weights_only=True)``)
             so later runs skip decoding; derived from the data, so keep it outside the repository.
+        events_dir: Omniglot-DVS: a folder of events written by ``fewshot simulate-events``, either one
+            split's output (its ``summary.json`` names the split) or a parent with ``background/`` and
+            ``evaluation/`` outputs. Only the drawings simulated there are used, read from their files
+            (so ``--alphabets``/``--characters``/``--limit`` of ``simulate-events`` choose the data);
+            empty: every drawing, simulated on the fly.
         rotations: quarter turns (degrees) applied to the *training* classes only, each turn a new class
             (Vinyals et al. 2016; Snell et al. 2017: Omniglot's 964 background characters × 4). Validation
             and test classes are never rotated. ``(0,)`` = none; ``(0, 90, 180, 270)`` is the standard
@@ -71,6 +76,7 @@ class DataConfig:
     synthetic_classes: int = 30
     cache_dir: str = ""
     rotations: tuple[int, ...] = (0,)
+    events_dir: str = ""
 
 
 @dataclass(frozen=True)
@@ -172,8 +178,11 @@ def _cached(cfg: DataConfig, split: str, make: Any) -> TensorSet:
         return materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes)
     import hashlib
 
-    key = repr((cfg.dataset, str(Path(cfg.root).resolve()), cfg.image_size, cfg.time_bins, cfg.max_per_class,
-                cfg.max_classes, cfg.only_strokes, cfg.split_dir, split))
+    key = (cfg.dataset, str(Path(cfg.root).resolve()), cfg.image_size, cfg.time_bins, cfg.max_per_class,
+           cfg.max_classes, cfg.only_strokes, cfg.split_dir, split)
+    if cfg.events_dir:  # appended only when set, so caches written before the field existed still match
+        key = (*key, str(Path(cfg.events_dir).resolve()))
+    key = repr(key)
     path = Path(cfg.cache_dir) / f"{cfg.dataset}-{split}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.pt"
     if path.is_file():
         d = torch.load(path, map_location="cpu", weights_only=True)
@@ -184,6 +193,50 @@ def _cached(cfg: DataConfig, split: str, make: Any) -> TensorSet:
     with atomic_path(path) as tmp:
         torch.save({"images": ts.images, "targets": ts.targets, "class_names": ts.class_names}, tmp)
     return ts
+
+
+def events_split_dir(events_dir: str | Path, split: str) -> Path:
+    """The ``simulate-events`` output folder for ``split`` in ``events_dir`` (see ``DataConfig.events_dir``).
+
+    Raises:
+        InputError: ``events_dir`` holds no output for ``split``.
+    """
+    import json
+
+    root = Path(events_dir)
+    for cand in (root / split, root):
+        summary = cand / "summary.json"
+        if summary.is_file():
+            try:
+                written = json.loads(summary.read_text()).get("split")
+            except (OSError, ValueError) as exc:
+                raise InputError(summary, f"cannot read the simulation summary ({exc})") from None
+            if written == split:
+                return cand
+    raise InputError(root, f"no simulated {split!r} events here: run `neurotrio fewshot simulate-events --split "
+                           f"{split} --out {root / split}` (a folder with summary.json)")
+
+
+class SimulatedOnly:
+    """The items of an ``OmniglotDVS`` whose event file exists in its ``events_dir``; class ids unchanged.
+
+    Keeps the simulated subset (``simulate-events --alphabets/--characters/--limit``) from being topped up
+    silently with drawings simulated on the fly under another simulator config.
+    """
+
+    def __init__(self, ds: Any):
+        self.ds = ds
+        self.keep = [i for i in range(len(ds)) if (ds.events_dir / ds.relpath(i)).is_file()]
+        if not self.keep:
+            raise InputError(ds.events_dir, "no event file of this split's drawings is in this folder")
+        self.targets = [ds.targets[i] for i in self.keep]
+        self.class_names = ds.class_names
+
+    def __len__(self) -> int:
+        return len(self.keep)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, int]:
+        return self.ds[self.keep[index]]
 
 
 def _by_class_split(full: TensorSet, fraction: float, seed: int) -> dict[str, TensorSet]:
@@ -232,6 +285,8 @@ def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int) -> dict[str,
 
     if cfg.dataset not in DATASETS:
         raise ConfigError(f"unknown dataset {cfg.dataset!r}; choose one of {', '.join(DATASETS)}")
+    if cfg.events_dir and cfg.dataset != "omniglot-dvs":
+        raise ConfigError(f"data.events_dir is for --dataset omniglot-dvs (simulated events), not {cfg.dataset}")
     if cfg.dataset == "synthetic":
         full = synthetic_glyphs(cfg.synthetic_classes, max(cfg.max_per_class, 20), cfg.image_size, seed)
         n = cfg.synthetic_classes
@@ -252,8 +307,10 @@ def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int) -> dict[str,
                 return NOmniglot(root, split=split, frames=cfg.time_bins, size=cfg.image_size)
             from neurotrio.fewshot.omniglot_dvs import OmniglotDVS
 
-            return OmniglotDVS(root, split=split, frames=cfg.time_bins, size=cfg.image_size,
-                               only_strokes=cfg.only_strokes)
+            events = events_split_dir(cfg.events_dir, split) if cfg.events_dir else None
+            ds = OmniglotDVS(root, split=split, frames=cfg.time_bins, size=cfg.image_size,
+                             only_strokes=cfg.only_strokes, events_dir=events)
+            return SimulatedOnly(ds) if events is not None else ds
 
         if cfg.test_fraction > 0:
             base, test = split_classes(_cached(cfg, "background", lambda: make("background")), cfg.test_fraction,
@@ -317,8 +374,14 @@ def embed_all(model: FewShotNet, images: Tensor, device: torch.device, batch_siz
 
 @torch.no_grad()
 def episode_accuracy(model: FewShotNet, data: FeatureSet, n_way: int, k_shot: int, n_query: int,
-                     n_episodes: int, generator: torch.Generator, source: str | None = None) -> Tensor:
-    """Accuracy of each of ``n_episodes`` episodes on pre-computed feature maps → ``(n_episodes,)``."""
+                     n_episodes: int, generator: torch.Generator, source: str | None = None,
+                     desc: str | None = None) -> Tensor:
+    """Accuracy of each of ``n_episodes`` episodes on pre-computed feature maps → ``(n_episodes,)``.
+
+    ``desc``: show a progress bar (with time remaining) under this label.
+    """
+    from tqdm.auto import tqdm
+
     from neurotrio.fewshot.episodes import EpisodeSampler
 
     was = model.training
@@ -326,7 +389,7 @@ def episode_accuracy(model: FewShotNet, data: FeatureSet, n_way: int, k_shot: in
     sampler = EpisodeSampler(data.targets, n_way, k_shot, n_query, n_episodes, generator, source)
     dev = next(model.parameters()).device
     accs = []
-    for indices in sampler:
+    for indices in tqdm(sampler, desc=desc, disable=desc is None, leave=False):
         s, sy, q, qy = split_episode(indices, data.targets, k_shot)
         out = model.episode_from_features(data.feats[s].to(dev), sy.to(dev), data.feats[q].to(dev), n_way)
         accs.append((out.logits.mean(1).argmax(-1).cpu() == qy).float().mean())
@@ -334,8 +397,9 @@ def episode_accuracy(model: FewShotNet, data: FeatureSet, n_way: int, k_shot: in
     return torch.stack(accs)
 
 
-def evaluate_model(model: FewShotNet, test: TensorSet, cfg: EvalConfig, device: torch.device) -> dict[str, Any]:
-    """Mean accuracy and 95 % CI (in %) per setting over ``cfg.episodes`` test episodes each."""
+def evaluate_model(model: FewShotNet, test: TensorSet, cfg: EvalConfig, device: torch.device,
+                   progress: bool = False) -> dict[str, Any]:
+    """Mean accuracy and 95 % CI (in %) per setting over ``cfg.episodes`` test episodes each (``progress``: a bar)."""
     t0 = time.perf_counter()
     feats = FeatureSet(embed_all(model, test.images, device, cfg.batch_size), test.targets)
     results: dict[str, Any] = {"embed_s": time.perf_counter() - t0, "n_test_images": len(test.targets),
@@ -343,11 +407,97 @@ def evaluate_model(model: FewShotNet, test: TensorSet, cfg: EvalConfig, device: 
     for setting in cfg.settings:
         n_way, k_shot = parse_setting(setting)
         gen = torch.Generator().manual_seed(cfg.seed)
-        accs = episode_accuracy(model, feats, n_way, k_shot, cfg.n_query, cfg.episodes, gen, test.source or None)
+        accs = episode_accuracy(model, feats, n_way, k_shot, cfg.n_query, cfg.episodes, gen, test.source or None,
+                                desc=setting if progress else None)
         mean, ci = mean_ci95(100.0 * accs.numpy())
         results[setting] = {"mean": mean, "ci95": ci, "episodes": cfg.episodes, "n_query": cfg.n_query}
     results["eval_s"] = time.perf_counter() - t0
     return results
+
+
+def model_metadata(weights: str | Path) -> dict[str, Any]:
+    """The header of a ``model.safetensors`` written by training: ``model_config`` and ``data`` (no tensors read).
+
+    Raises:
+        InputError / CheckpointError: not a safetensors file, or one without an FSL-SNN model config.
+    """
+    import json
+
+    from safetensors import SafetensorError, safe_open
+
+    from neurotrio.core.errors import CheckpointError
+
+    path = Path(weights)
+    if not path.is_file():
+        raise CheckpointError(path, "model file not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = json.loads((fh.metadata() or {}).get("neurotrio", "{}"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(path, f"not a safetensors model file ({str(exc).splitlines()[0][:120]})") from None
+    if "model_config" not in meta:
+        raise InputError(path, "no FSL-SNN model config in this weights file (not written by fewshot train)")
+    return meta
+
+
+def trained_data_config(meta: dict[str, Any]) -> DataConfig:
+    """The ``DataConfig`` a model was trained with, from its header (fields unknown to this version dropped)."""
+    from dataclasses import fields
+
+    from neurotrio.core.config import from_dict
+
+    known = {f.name for f in fields(DataConfig)}
+    return from_dict(DataConfig, {k: v for k, v in (meta.get("data") or {}).items() if k in known})
+
+
+def evaluation_config(weights: str | Path, cfg: Any = None) -> Any:
+    """The config an evaluation of ``weights`` runs with; one rule for ``run_evaluation`` and ``fewshot eval``.
+
+    * ``model``: always the weights' own architecture (read from the file; a trained model's architecture
+      cannot be changed, so ``cfg.model`` is replaced).
+    * ``data``: ``cfg.data`` when ``cfg`` is given; with ``cfg=None`` (and in ``fewshot eval`` unless
+      ``--config`` is given) the data settings the model was trained with, so ``data.max_classes``,
+      ``data.max_per_class`` and ``data.image_size`` of training apply to the test split too. The test
+      classes are then that split's classes (``load_splits``), capped by ``data.max_classes`` (evenly
+      spaced) and ``data.max_per_class``; ``eval.json`` lists them.
+    """
+    from dataclasses import replace
+
+    from neurotrio.core.config import from_dict
+    from neurotrio.fewshot.fslsnn import FSLSNNConfig
+    from neurotrio.fewshot.train import TrainConfig  # here: train.py imports this module
+
+    meta = model_metadata(weights)
+    if cfg is None:
+        cfg = TrainConfig(data=trained_data_config(meta))
+    return replace(cfg, model=from_dict(FSLSNNConfig, meta["model_config"]))
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file, read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def describe_test(data: DataConfig, test: TensorSet) -> dict[str, Any]:
+    """Which test classes an evaluation used: where from, the caps, how many, and their names."""
+    if data.dataset == "synthetic":
+        split = "last 20 % of the classes"
+    elif data.dataset in ("omniglot", "nomniglot", "omniglot-dvs"):
+        split = (f"{data.test_fraction:.0%} of the background classes, held out (seeded)" if data.test_fraction > 0
+                 else "evaluation alphabets")
+    else:
+        split = "test split"
+    ids = test.targets.unique().tolist()
+    names = [test.class_names[i] if i < len(test.class_names) else f"class{i}" for i in ids]
+    caps = ", ".join(f"data.{k}={getattr(data, k)}" for k in ("max_classes", "max_per_class") if getattr(data, k))
+    return {"dataset": data.dataset, "split": split, "n_classes": len(ids), "n_images": len(test.targets),
+            "caps": caps or "none", "classes": names}
 
 
 def load_model(weights: str | Path, image_size: int | None = None) -> FewShotNet:
@@ -374,25 +524,49 @@ def load_model(weights: str | Path, image_size: int | None = None) -> FewShotNet
     return model.eval()
 
 
-def run_evaluation(weights: str | Path, cfg: Any, out_dir: str | Path) -> dict[str, Any]:
-    """Evaluate trained weights on the test classes of ``cfg.data``; writes ``eval.json``/``eval.md``.
+def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | None = None,
+                   progress: bool = False) -> dict[str, Any]:
+    """Evaluate trained weights on the test classes; writes ``eval.json``, ``eval.md``, ``eval.png``, ``config.yaml``.
 
     Args:
         weights: ``model.safetensors`` from ``run_training``.
-        cfg: a ``TrainConfig`` (its ``data``, ``eval``, ``seed`` and ``device`` are used).
-        out_dir: output folder, written atomically.
+        cfg: a ``TrainConfig`` (its ``data``, ``eval``, ``seed`` and ``device`` are used; its ``model`` is
+            replaced by the weights' own), or None for the data settings the model was trained with;
+            the rule is :func:`evaluation_config`'s.
+        out_dir: output folder, written atomically; None writes nothing.
+        progress: a progress bar over the test episodes.
+
+    Returns:
+        ``{setting: {"mean", "ci95", "episodes", "n_query"}, "test": describe_test(...), "weights": {...},
+        "n_test_images", "n_test_classes", "embed_s", "eval_s"}``; ``config.yaml`` beside it is the
+        config that ran (the model's own architecture).
     """
+    from neurotrio.core.config import to_dict
     from neurotrio.core.io import atomic_dir
     from neurotrio.core.results import markdown_table, write_results
     from neurotrio.core.seed import pick_device, seed_everything
 
+    cfg = evaluation_config(weights, cfg)
+    meta = model_metadata(weights)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model = load_model(weights, cfg.data.image_size).to(device)
     test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
-    report = evaluate_model(model, test, cfg.eval, device)
+    report = evaluate_model(model, test, cfg.eval, device, progress=progress)
+    report["test"] = describe_test(cfg.data, test)
+    report["weights"] = {"path": str(Path(weights).resolve()), "sha256": file_sha256(weights),
+                         "model_config": to_dict(cfg.model), "trained_data": meta.get("data")}
+    if out_dir is None:
+        return report
+    from neurotrio.fewshot.figures import plot_eval_accuracy
+
     rows = [(s, f"{report[s]['mean']:.2f} ± {report[s]['ci95']:.2f}", report[s]["episodes"]) for s in cfg.eval.settings]
+    t = report["test"]
+    note = (f"\nTest: {t['n_classes']} classes ({t['split']} of {t['dataset']}; caps: {t['caps']}), "
+            f"{t['n_images']} images. Weights: {report['weights']['path']} (sha256 {report['weights']['sha256'][:16]}…).\n")
     with atomic_dir(out_dir) as tmp:
         write_results(tmp, "eval", report, config=cfg, seed=cfg.seed,
-                      markdown=markdown_table(["setting", "accuracy % (95 % CI)", "episodes"], rows))
+                      markdown=markdown_table(["setting", "accuracy % (95 % CI)", "episodes"], rows) + note)
+        plot_eval_accuracy(report, cfg.eval.settings, tmp / "eval.png",
+                           title=f"{cfg.model.method} on {t['dataset']} ({t['n_classes']} test classes)")
     return report

@@ -124,10 +124,31 @@ class OmniglotDVS(Dataset):
         return torch.from_numpy(frames), self.targets[index]
 
 
+def select_classes(class_names: list[str], alphabets: tuple[str, ...] = (), characters: tuple[str, ...] = (),
+                   source: str | Path | None = None) -> list[int]:
+    """Indices of the classes (``Alphabet/characterNN``) in the given alphabets and characters, in order.
+
+    Raises:
+        InputError: a named alphabet or character does not exist (the known alphabets are listed).
+    """
+    known_alpha = sorted({n.split("/")[0] for n in class_names})
+    for a in alphabets:
+        if a not in known_alpha:
+            raise InputError(source, f"no alphabet {a!r} here; alphabets: {', '.join(known_alpha)}")
+    for c in characters:
+        if c not in class_names:
+            raise InputError(source, f"no character {c!r} here (names are Alphabet/characterNN, e.g. {class_names[0]})")
+    chosen = [k for k, n in enumerate(class_names)
+              if (not alphabets or n.split("/")[0] in alphabets) and (not characters or n in characters)]
+    if not chosen:  # both filters apply: characters outside the chosen alphabets select nothing
+        raise InputError(source, "no character is in both the chosen alphabets and the chosen characters")
+    return chosen
+
+
 def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "background",
                     strokes: tuple[str | Path, ...] | None = None, limit: int = 0,
                     only_strokes: bool = False, config: SimulatorConfig | None = None, seed: int = 0,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, alphabets: tuple[str, ...] = (), characters: tuple[str, ...] = ()) -> dict:
     """Simulate events for Omniglot drawings and write one ``.npz`` (``EVENT_DTYPE`` + sensor size) each.
 
     The folder appears whole or not at all (``atomic_dir``): ``<out_dir>/<Alphabet>/<characterNN>/<stem>.npz``,
@@ -136,7 +157,12 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
     Args:
         root: Omniglot folder (images zips or folders; ``strokes_*`` zips/folders are found there when
             ``strokes`` is None).
-        limit: simulate only the first ``limit`` characters (classes); 0 = all.
+        limit: simulate only the first ``limit`` characters (classes) of the selection; 0 = all.
+        alphabets: only these alphabets (folder names, e.g. ``"Greek"``); empty = all.
+        characters: only these characters (``"Alphabet/characterNN"``); empty = all.
+
+    Raises:
+        InputError: an alphabet or character named in the selection is not in ``split``.
 
     Returns:
         the summary (without provenance, which is in ``summary.json``).
@@ -150,7 +176,11 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
 
     cfg = config or SimulatorConfig()
     ds = OmniglotDVS(root, split, strokes, None, config=cfg, seed=seed, only_strokes=only_strokes)
-    items = [i for i in range(len(ds)) if not limit or ds.targets[i] < limit]
+    chosen = select_classes(ds.class_names, alphabets, characters, ds.images.source)
+    if limit:
+        chosen = chosen[:limit]
+    keep = set(chosen)
+    items = [i for i in range(len(ds)) if ds.targets[i] in keep]
     n_ev, dur, n_str = [], [], 0
     with atomic_dir(out_dir) as tmp:
         for i in tqdm(items, desc=f"simulate {split}", disable=not progress):
@@ -169,4 +199,5 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
     return summary
 
 
-__all__ = ["OmniglotDVS", "find_stroke_sources", "read_stroke_member", "simulate_folder", "stroke_index"]
+__all__ = ["OmniglotDVS", "find_stroke_sources", "read_stroke_member", "select_classes", "simulate_folder",
+           "stroke_index"]

@@ -153,7 +153,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--phi", type=float, help="magnification factor of the apex")
     p.add_argument("--size", type=int)
     p.add_argument("--length", type=int, help="interpolated frames L (default 11)")
-    add_config_args(p)
+    add_config_args(p, example="margin=0.15")
     p.set_defaults(func=cmd_prepare)
 
     p = sub.add_parser("train", help="leave-one-subject-out MPFNet training/evaluation, or a final model",
@@ -170,7 +170,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="prepared-tensor cache (raw-frame datasets)")
     p.add_argument("--out", required=True, help="output folder (written atomically)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_config_args(p)
+    add_config_args(p, example="model.gfe.epochs=5")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="class probabilities of new samples under a trained model",
