@@ -69,7 +69,7 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
             scfg = StageConfig(epochs=recipe.get("epochs", 15), lr=recipe.get("lr", 5e-3),
                                weight_decay=recipe.get("wd", 0.0), batch_size=64, mixup=recipe.get("mixup", 0.0),
                                label_smoothing=recipe.get("ls", 0.0))
-            acfg = AugmentConfig(flip=recipe.get("flip", 0.0), shift=recipe.get("shift", 0))
+            acfg = AugmentConfig(flip=recipe.get("flip", 0.0), shift=recipe.get("shift", 0), rotate=recipe.get("rotate", 0.0))
             aug = (lambda b, a=acfg, g=gen: augment_batch(b, a, g)) if acfg.active else None
             train_classifier(net, xb, yb, scfg, gen, dev, augment=aug)
             net.eval()

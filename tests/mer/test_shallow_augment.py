@@ -53,3 +53,21 @@ def test_shift_moves_content_and_keeps_shape():
     assert y.shape == x.shape and not torch.equal(y, x)
     assert torch.equal(augment_batch(x, AugmentConfig(), g), x)                             # off: unchanged
     assert not AugmentConfig().active and AugmentConfig(flip=0.5).active
+
+
+def test_rotation_turns_flow_vectors_with_the_face():
+    """A rightward flow spot right of centre, rotated by about ±90°, must sit above or below the centre with
+    its vector pointing the same way (v's sign = the spot's vertical offset): positions and vectors turn
+    together. A rotation that only resampled the maps would leave the vector pointing right (|u| ≫ |v|)."""
+    from neurotrio.microexpression.augment import random_rotation
+
+    x = torch.zeros(1, 3, 1, 29, 29)
+    x[0, 0, 0, 14, 20] = 1.0
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(4):
+        y = random_rotation(x, 90.0, gen)[0, :, 0]
+        mag = y[0] ** 2 + y[1] ** 2
+        iy, ix = divmod(int(mag.argmax()), 29)
+        u, v = float(y[0, iy, ix]), float(y[1, iy, ix])
+        assert (iy - 14) * v > 0 and (ix - 14) * u >= -1e-6
+    assert torch.equal(random_rotation(x, 0.0, gen), x)
