@@ -68,8 +68,10 @@ def test_eval_records_the_evaluated_model_and_weights(trained, tmp_path, capsys)
 
     weights = trained[0] / "model.safetensors"
     assert main(["fewshot", "eval", "--weights", str(weights), "--out", str(tmp_path / "eval"), *EVAL]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "5w1s:" in printed and "test classes: 8 " in printed  # 40 synthetic classes at training → 8 test
+    assert "5w1s: 100%" in captured.err  # the episodes' progress bar, on by default
     saved = yaml.safe_load((tmp_path / "eval" / "config.yaml").read_text())
     bb = saved["model"]["backbone"]
     assert (bb["width"], bb["time_steps"]) == (0.125, 2)  # the model's own, not the CLI default (0.5)
@@ -168,3 +170,16 @@ def test_simulate_events_smoke_and_bad_source(tmp_path, capsys):
     assert (tmp_path / "dvs" / "summary.json").is_file()
     code = main(["fewshot", "simulate-events", "--source", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])
     assert code == 2 and capsys.readouterr().err.startswith("error: ") and not (tmp_path / "x").exists()
+
+
+def test_reading_a_data_set_shows_progress_when_asked(tmp_path, capsys):
+    from neurotrio.fewshot.evaluate import DataConfig, load_splits
+
+    from .test_datasets import omniglot_zip
+
+    omniglot_zip(tmp_path / "images_background.zip")
+    cfg = DataConfig(dataset="omniglot", root=str(tmp_path), val_fraction=0.25)
+    load_splits(cfg, need=("train", "val"))
+    assert "read omniglot" not in capsys.readouterr().err  # the library is quiet by default
+    load_splits(cfg, need=("train", "val"), progress=True)
+    assert "read omniglot background" in capsys.readouterr().err

@@ -72,7 +72,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     cfg = _trained_model_config(args, args.weights)
     report = run_evaluation(args.weights, cfg, args.out, progress=cfg.progress)
     t = report["test"]
-    print(f"test classes: {t['n_classes']} ({t['split']} of {t['dataset']}; caps: {t['caps']}), {t['n_images']} images")
+    hint = "" if t["caps"] == "none" else " (--set data.max_classes=0 --set data.max_per_class=0: all)"
+    print(f"test classes: {t['n_classes']} ({t['split']} of {t['dataset']}; caps: {t['caps']}{hint}), "
+          f"{t['n_images']} images")
     for s in cfg.eval.settings:
         print(f"{s}: {report[s]['mean']:.2f} ± {report[s]['ci95']:.2f} % over {report[s]['episodes']} episodes")
     print(f"wrote eval.json, eval.md, eval.png, config.yaml to {args.out}")

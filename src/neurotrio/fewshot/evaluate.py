@@ -120,8 +120,14 @@ def parse_setting(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: int = 0) -> TensorSet:
-    """Read a ``(x, label)`` dataset into memory (optionally capped per class and in classes)."""
+def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: int = 0,
+                progress: str | None = None) -> TensorSet:
+    """Read a ``(x, label)`` dataset into memory (optionally capped per class and in classes).
+
+    ``progress``: show a progress bar (with time remaining) under this label while items are decoded.
+    """
+    from tqdm.auto import tqdm
+
     raw = ds.targets if hasattr(ds, "targets") else [ds[i][1] for i in range(len(ds))]
     targets = [int(t) for t in raw]
     classes = sorted(set(targets))
@@ -137,7 +143,8 @@ def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: 
             keep.append(i)
     if not keep:
         raise InputError(source or None, "the dataset holds no items")
-    images = torch.stack([torch.as_tensor(ds[i][0], dtype=torch.float32) for i in keep])
+    items = tqdm(keep, desc=progress, disable=progress is None, leave=False, unit="img")
+    images = torch.stack([torch.as_tensor(ds[i][0], dtype=torch.float32) for i in items])
     return TensorSet(images, torch.tensor([targets[i] for i in keep]), list(getattr(ds, "class_names", [])), source)
 
 
@@ -172,10 +179,11 @@ def synthetic_glyphs(n_classes: int, per_class: int, size: int, seed: int) -> Te
     return TensorSet(torch.stack(imgs), torch.tensor(labels), [f"glyph{c}" for c in range(n_classes)], "synthetic")
 
 
-def _cached(cfg: DataConfig, split: str, make: Any) -> TensorSet:
+def _cached(cfg: DataConfig, split: str, make: Any, progress: bool = False) -> TensorSet:
     """``materialize(make())``, stored under ``cfg.cache_dir`` keyed by everything that shapes the tensors."""
+    label = f"read {cfg.dataset} {split}" if progress else None
     if not cfg.cache_dir:
-        return materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes)
+        return materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes, label)
     import hashlib
 
     key = (cfg.dataset, str(Path(cfg.root).resolve()), cfg.image_size, cfg.time_bins, cfg.max_per_class,
@@ -187,7 +195,7 @@ def _cached(cfg: DataConfig, split: str, make: Any) -> TensorSet:
     if path.is_file():
         d = torch.load(path, map_location="cpu", weights_only=True)
         return TensorSet(d["images"], d["targets"], list(d["class_names"]), cfg.root)
-    ts = materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes)
+    ts = materialize(make(), cfg.max_per_class, cfg.root, cfg.max_classes, label)
     from neurotrio.core.io import atomic_path
 
     with atomic_path(path) as tmp:
@@ -269,18 +277,20 @@ def rotate_classes(ts: TensorSet, rotations: tuple[int, ...]) -> TensorSet:
     return TensorSet(torch.cat(imgs), torch.cat(tgts), names, ts.source)
 
 
-def load_splits(cfg: DataConfig, need: tuple[str, ...] = ("train", "val", "test"), seed: int = 0) -> dict[str, TensorSet]:
+def load_splits(cfg: DataConfig, need: tuple[str, ...] = ("train", "val", "test"), seed: int = 0,
+                progress: bool = False) -> dict[str, TensorSet]:
     """Load the splits ``need`` names into memory (train/val from base classes, test from novel classes).
 
     The training split is then augmented by ``train_rotations(cfg)`` (validation and test never are).
+    ``progress``: a progress bar while images are decoded (a cached split loads at once).
     """
-    out = _load_splits(cfg, need, seed)
+    out = _load_splits(cfg, need, seed, progress)
     if "train" in out:
         out["train"] = rotate_classes(out["train"], train_rotations(cfg))
     return out
 
 
-def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int) -> dict[str, TensorSet]:
+def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int, progress: bool = False) -> dict[str, TensorSet]:
     from neurotrio.fewshot import datasets
 
     if cfg.dataset not in DATASETS:
@@ -313,19 +323,20 @@ def _load_splits(cfg: DataConfig, need: tuple[str, ...], seed: int) -> dict[str,
             return SimulatedOnly(ds) if events is not None else ds
 
         if cfg.test_fraction > 0:
-            base, test = split_classes(_cached(cfg, "background", lambda: make("background")), cfg.test_fraction,
+            base, test = split_classes(_cached(cfg, "background", lambda: make("background"), progress), cfg.test_fraction,
                                        seed + 7)
             out.update(_by_class_split(base, cfg.val_fraction / (1 - cfg.test_fraction), seed))
             return {k: v for k, v in {**out, "test": test}.items() if k in need}
         if "train" in need or "val" in need:
-            out.update(_by_class_split(_cached(cfg, "background", lambda: make("background")), cfg.val_fraction, seed))
+            out.update(_by_class_split(_cached(cfg, "background", lambda: make("background"), progress), cfg.val_fraction, seed))
         if "test" in need:
-            out["test"] = _cached(cfg, "evaluation", lambda: make("evaluation"))
+            out["test"] = _cached(cfg, "evaluation", lambda: make("evaluation"), progress)
         return out
     cls = datasets.CUB if cfg.dataset == "cub" else datasets.MiniImageNet
     kwargs = {"split_dir": cfg.split_dir} if cfg.split_dir else {}
     for split in need:
-        out[split] = _cached(cfg, split, lambda split=split: cls(root, split=split, image_size=cfg.image_size, **kwargs))
+        out[split] = _cached(cfg, split, lambda split=split: cls(root, split=split, image_size=cfg.image_size, **kwargs),
+                             progress)
     return out
 
 
@@ -493,6 +504,8 @@ def describe_test(data: DataConfig, test: TensorSet) -> dict[str, Any]:
                  else "evaluation alphabets")
     else:
         split = "test split"
+    if data.events_dir:
+        split += f" as simulated in {data.events_dir}"
     ids = test.targets.unique().tolist()
     names = [test.class_names[i] if i < len(test.class_names) else f"class{i}" for i in ids]
     caps = ", ".join(f"data.{k}={getattr(data, k)}" for k in ("max_classes", "max_per_class") if getattr(data, k))
@@ -551,7 +564,7 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model = load_model(weights, cfg.data.image_size).to(device)
-    test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
+    test = load_splits(cfg.data, need=("test",), seed=cfg.seed, progress=progress)["test"]
     report = evaluate_model(model, test, cfg.eval, device, progress=progress)
     report["test"] = describe_test(cfg.data, test)
     report["weights"] = {"path": str(Path(weights).resolve()), "sha256": file_sha256(weights),

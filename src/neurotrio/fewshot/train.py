@@ -359,7 +359,7 @@ def run_training(cfg: TrainConfig, out_dir: str | Path) -> dict[str, Any]:
     from neurotrio.core.config import to_dict
     from neurotrio.fewshot.figures import kept_point, plot_training_curves
 
-    splits = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed)
+    splits = load_splits(cfg.data, need=("train", "val"), seed=cfg.seed, progress=cfg.progress and distributed.is_main())
     model, record = train_model(cfg, splits["train"], splits["val"])
     record["model_config"] = to_dict(record["model_config"])
     record["world_size"] = distributed.world_size()
