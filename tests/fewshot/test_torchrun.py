@@ -60,5 +60,5 @@ def test_cli_train_under_torchrun_writes_once(tmp_path):
     proc = _run([*TORCHRUN, "-m", "neurotrio.cli", "fewshot", "train", *FS_SMOKE, "--out", str(out)])
     assert proc.stdout.count("trained fslsnn") == 1  # only rank 0 reports
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temp folder left by any rank
-    assert {p.name for p in out.iterdir()} == {"model.safetensors", "train.json", "config.yaml"}
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "train.json", "train.png", "config.yaml"}
     assert json.loads((out / "train.json").read_text())["metrics"]["world_size"] == 2
