@@ -64,7 +64,8 @@ class PretrainConfig:
 
     ``precision="bf16"`` runs each step's forward pass under ``torch.autocast`` with bfloat16 (weights,
     gradients and the optimizer stay float32; the loss is taken in float32; validation stays float32).
-    On this AVX-512 BF16 CPU it trained faster at equal validation accuracy: ``benchmarks/fewshot_speed.py``.
+    Its speed and a validation-class accuracy check on this AVX-512 BF16 CPU: ``benchmarks/fewshot_speed.py``
+    (BENCHMARKS.md, "fewshot-speed").
     """
 
     epochs: int = 12
