@@ -71,7 +71,7 @@ def test_eval_records_the_evaluated_model_and_weights(trained, tmp_path, capsys)
     captured = capsys.readouterr()
     printed = captured.out
     assert "5w1s:" in printed and "test classes: 8 " in printed  # 40 synthetic classes at training → 8 test
-    assert "5w1s: 100%" in captured.err  # the episodes' progress bar, on by default
+    assert "5w1s:   0%" in captured.err and "/20 [" in captured.err  # the episodes' progress bar, on by default
     saved = yaml.safe_load((tmp_path / "eval" / "config.yaml").read_text())
     bb = saved["model"]["backbone"]
     assert (bb["width"], bb["time_steps"]) == (0.125, 2)  # the model's own, not the CLI default (0.5)
