@@ -92,7 +92,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
     if args.out and not args.out.lower().endswith(".md"):
         raise InputError(args.out, "--out is a Markdown file (.md); the .json and .png are written beside it")
     cfg = _trained_model_config(args, args.weights) if args.weights else _train_config(args)
-    result = measure_energy(cfg, args.weights, args.ann_weights, args.batch)
+    result = measure_energy(cfg, args.weights, args.ann_weights, args.batch, progress=not args.quiet)
     text = energy_markdown(result)
     print(text)
     if args.out:
@@ -169,6 +169,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                    help="measure a randomly initialised network of the config's architecture (said in the output)")
     p.add_argument("--ann-weights", help="trained ANN-twin model.safetensors (default: the SNN's config with ReLU)")
     p.add_argument("--batch", type=int, default=64, help="test images used to measure firing rates (default 64)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar while the test images are read")
     p.add_argument("--out", metavar="FILE.md",
                    help="also write the tables to this Markdown file, FILE.json (per-layer rows, totals, ratios) "
                         "and FILE.png (per-layer energy bars) beside it")

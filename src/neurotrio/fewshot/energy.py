@@ -179,7 +179,8 @@ def compare_energy(snn: nn.Module, ann: nn.Module, images: Tensor, ann_images: T
     return snn_rep, ann_rep, energy_ratio(ann_rep, snn_rep)
 
 
-def measure_energy(cfg, weights: str | None = None, ann_weights: str | None = None, batch: int = 64) -> dict:
+def measure_energy(cfg, weights: str | None = None, ann_weights: str | None = None, batch: int = 64,
+                   progress: bool = False) -> dict:
     """Per-layer energy of the SNN (paper's and strict rule) and its ANN twin on the first ``batch`` test images.
 
     Args:
@@ -189,6 +190,7 @@ def measure_energy(cfg, weights: str | None = None, ann_weights: str | None = No
             describe the initialisation only; ``result["untrained"]`` says so).
         ann_weights: trained ANN twin (else the SNN's architecture with ReLU, T = 1 for static images).
         batch: number of test images (seeded random choice).
+        progress: a progress bar while the test split is decoded.
 
     Returns:
         ``{"snn": EnergyReport, "snn_strict": EnergyReport, "ann": EnergyReport, "ratio", "ratio_strict",
@@ -200,7 +202,7 @@ def measure_energy(cfg, weights: str | None = None, ann_weights: str | None = No
     from neurotrio.fewshot.fslsnn import build_model
     from neurotrio.fewshot.model import twin_config
 
-    test = load_splits(cfg.data, need=("test",), seed=cfg.seed)["test"]
+    test = load_splits(cfg.data, need=("test",), seed=cfg.seed, progress=progress)["test"]
     g = torch.Generator().manual_seed(cfg.seed)
     images = test.images[torch.randperm(len(test.images), generator=g)[:batch]]
     static = images.dim() == 4
