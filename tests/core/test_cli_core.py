@@ -150,3 +150,11 @@ def test_fewshot_main_runs_alone(capsys):
     with pytest.raises(SystemExit) as exc:
         fewshot_main(["train", "--help"])
     assert exc.value.code == 0 and "usage: neurotrio fewshot train" in capsys.readouterr().out
+
+
+def test_malformed_override_names_no_invalid_example_key():
+    from neurotrio.fewshot.train import TrainConfig
+
+    with pytest.raises(ConfigError) as exc:
+        load_config(TrainConfig, None, ["pretrain.epochs"])
+    assert "train.epochs=5" not in str(exc.value) and "KEY=VALUE" in str(exc.value)
