@@ -135,6 +135,7 @@ def test_energy_needs_weights_or_untrained_and_writes_json_and_chart(trained, tm
     data = json.loads((tmp_path / "energy.json").read_text())
     strict = data["snn_strict_rule"]["layers"]
     assert strict and all(x["kind"] in ("mac", "ac") for x in strict) and data["untrained"] is False
+    assert data["config"]["model"]["backbone"]["width"] == 0.125 and len(data["weights_sha256"]) == 64
     assert any(x["kind"] == "mac" for x in strict if x["name"].startswith("sfe."))  # real-valued SFE inputs pay MACs
     assert abs(data["ratio_strict_rule"] - data["ann_twin"]["total_pj"] / data["snn_strict_rule"]["total_pj"]) < 1e-9
     assert (tmp_path / "energy.png").read_bytes()[:4] == b"\x89PNG"

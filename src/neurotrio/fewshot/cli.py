@@ -102,7 +102,12 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
         out = Path(args.out)
         atomic_write_text(out, text + "\n")
-        write_json(out.with_suffix(".json"), {**energy_json(result), "provenance": provenance(cfg.seed)})
+        from neurotrio.core.config import to_dict
+        from neurotrio.fewshot.evaluate import file_sha256
+
+        sha = {"weights_sha256": file_sha256(args.weights) if args.weights else None}
+        write_json(out.with_suffix(".json"), {**energy_json(result), **sha, "config": to_dict(cfg),
+                                              "provenance": provenance(cfg.seed)})
         plot_energy(result["snn"], result["ann"], out.with_suffix(".png"), strict=result["snn_strict"],
                     title=("UNTRAINED " if result["untrained"] else "") + f"{cfg.model.method} on {cfg.data.dataset}")
         print(f"wrote {out}, {out.with_suffix('.json').name}, {out.with_suffix('.png').name}")
