@@ -158,3 +158,23 @@ def test_malformed_override_names_no_invalid_example_key():
     with pytest.raises(ConfigError) as exc:
         load_config(TrainConfig, None, ["pretrain.epochs"])
     assert "train.epochs=5" not in str(exc.value) and "KEY=VALUE" in str(exc.value)
+
+
+def _imports_of(path: Path) -> set[str]:
+    """``neurotrio.*`` modules a file imports anywhere in it (also inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return {m for m in found if m.startswith("neurotrio.")}
+
+
+def test_no_two_modules_import_each_other():
+    modules = {".".join(("neurotrio", *p.relative_to(SRC).with_suffix("").parts)): p for p in SRC.rglob("*.py")
+               if p.name != "__init__.py"}
+    graph = {m: _imports_of(p) & set(modules) for m, p in modules.items()}
+    pairs = sorted((a, b) for a in graph for b in graph[a] if a < b and a in graph.get(b, set()))
+    assert not pairs, f"modules importing each other: {pairs}"

@@ -100,7 +100,7 @@ def test_python_and_cli_evaluation_test_the_same_classes(trained, tmp_path, caps
     from dataclasses import replace
 
     from neurotrio.core.cli import config_from_args
-    from neurotrio.fewshot.evaluate import evaluation_config, run_evaluation
+    from neurotrio.fewshot.scoring import evaluation_config, run_evaluation
     from neurotrio.fewshot.train import TrainConfig
 
     weights = trained[0] / "model.safetensors"

@@ -9,7 +9,8 @@ import pytest
 
 from neurotrio.cli import main
 from neurotrio.core.errors import ConfigError, InputError
-from neurotrio.fewshot.evaluate import DataConfig, events_split_dir, load_splits
+from neurotrio.fewshot.evaluate import DataConfig, load_splits
+from neurotrio.fewshot.simulated_events import events_split_dir
 
 from .test_datasets import omniglot_zip
 

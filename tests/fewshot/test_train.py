@@ -16,12 +16,12 @@ from neurotrio.fewshot.evaluate import (
     load_model,
     load_splits,
     parse_setting,
-    run_evaluation,
     split_classes,
     split_episode,
 )
 from neurotrio.fewshot.fslsnn import FSLSNNConfig
 from neurotrio.fewshot.model import BackboneConfig
+from neurotrio.fewshot.scoring import run_evaluation
 from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig, run_training
 
 

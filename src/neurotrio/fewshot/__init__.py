@@ -19,7 +19,7 @@ _EXPORTS = {
     "TrainConfig": "train", "PretrainConfig": "train", "FinetuneConfig": "train", "run_training": "train",
     "train_model": "train",
     "DataConfig": "evaluate", "EvalConfig": "evaluate", "load_splits": "evaluate", "evaluate_model": "evaluate",
-    "run_evaluation": "evaluate", "load_model": "evaluate",
+    "run_evaluation": "scoring", "evaluation_config": "scoring", "load_model": "evaluate",
     "EpisodeSampler": "episodes", "episode_collate": "episodes",
     "read_aedat4": "events", "events_to_frames": "frames", "NOmniglot": "nomniglot",
     "Omniglot": "datasets", "CUB": "datasets", "MiniImageNet": "datasets",

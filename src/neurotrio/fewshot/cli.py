@@ -34,7 +34,7 @@ def _trained_model_config(args: argparse.Namespace, weights: str):
 
     ``--set model.…`` and ``--method`` are refused: a trained model's architecture is in its weights file.
     """
-    from neurotrio.fewshot.evaluate import evaluation_config
+    from neurotrio.fewshot.scoring import evaluation_config
     from neurotrio.fewshot.train import TrainConfig
 
     base = evaluation_config(weights)  # first: an unreadable weights file is the error to report
@@ -67,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from neurotrio.fewshot.evaluate import run_evaluation
+    from neurotrio.fewshot.scoring import run_evaluation
 
     cfg = _trained_model_config(args, args.weights)
     report = run_evaluation(args.weights, cfg, args.out, progress=cfg.progress)
@@ -103,7 +103,7 @@ def cmd_energy(args: argparse.Namespace) -> int:
         out = Path(args.out)
         atomic_write_text(out, text + "\n")
         from neurotrio.core.config import to_dict
-        from neurotrio.fewshot.evaluate import file_sha256
+        from neurotrio.fewshot.scoring import file_sha256
 
         sha = {"weights_sha256": file_sha256(args.weights) if args.weights else None}
         write_json(out.with_suffix(".json"), {**energy_json(result), **sha, "config": to_dict(cfg),
