@@ -3,6 +3,7 @@
     python -m benchmarks.fewshot_gpu                       # on the GPU machine: at most --budget-s 480 s
     python -m benchmarks.fewshot_gpu --set pretrain.epochs=30 --set model.sfe.time_mode=step
     python -m benchmarks.fewshot_gpu --tiny                # the CPU check of the whole path (synthetic data)
+    python -m benchmarks.fewshot_gpu --estimate --precision fp32   # FLOPs of the run and H200 seconds (CPU)
 
 The recipe is ``benchmarks.fewshot_omniglot --full`` (width 1, T = 4, stride 2 on layers 2 and 4 → 7×7 maps,
 training classes × 4 rotations, 60 TET epochs, 4000 fine-tuning episodes, 1000 test episodes per setting),
@@ -198,6 +199,38 @@ def calibrate(cfg: Any, splits: dict[str, Any], device: torch.device, steps: int
     return {"step_s": step_s, "val_s": val_s, "episode_s": episode_s, "test_s": 2 * (embed_s + score_s)}
 
 
+H200_DENSE_TFLOPS = {"bf16": 989.0, "fp32": 494.0}  # NVIDIA H200 SXM datasheet, dense (fp32 convs run as TF32)
+
+
+def estimate(cfg: Any, n_train_images: int, n_test_images: int, n_classes: int) -> dict[str, float]:
+    """FLOPs of the configured run (``FlopCounterMode``: convolutions and matrix products, 2 per MAC) and
+    the seconds they take on one H200 at its dense peak and at 40 % of it. Elementwise work (LIF, batch
+    norm, the SFE's unfold) and Python overhead are not counted, so real runs take longer."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from neurotrio.fewshot.fslsnn import build_model
+    from neurotrio.fewshot.losses import tet_loss
+
+    model = build_model(replace(cfg.model, n_base_classes=n_classes))
+    s = cfg.data.image_size
+    x, y = torch.zeros(2, cfg.model.backbone.in_channels, s, s), torch.zeros(2, dtype=torch.long)
+    with FlopCounterMode(display=False) as fwd:
+        with torch.no_grad():
+            model(x)
+    with FlopCounterMode(display=False) as train:
+        tet_loss(model(x), y).backward()
+    per_fwd, per_train = fwd.get_total_flops() / 2, train.get_total_flops() / 2
+    pc, ft = cfg.pretrain, cfg.finetune
+    pre = per_train * (n_train_images // pc.batch_size) * pc.batch_size * pc.epochs
+    fine = per_train * ft.episodes * ft.n_way * (ft.k_shot + ft.n_query)
+    test = 2 * per_fwd * n_test_images  # FSL-SNN and the ProtoNet readout each embed the test set
+    total = pre + fine + test
+    peak = H200_DENSE_TFLOPS[pc.precision] * 1e12
+    return {"gflop_per_train_image": per_train / 1e9, "gflop_per_forward": per_fwd / 1e9, "pretrain_pflop": pre / 1e15,
+            "finetune_pflop": fine / 1e15, "test_pflop": test / 1e15, "s_at_peak": total / peak,
+            "s_at_40pct": total / (0.4 * peak)}
+
+
 def config(args: argparse.Namespace) -> Any:
     """The paper-scale recipe of ``fewshot_omniglot --full`` (or, with ``--tiny``, a seconds-long one on
     synthetic glyphs), with ``--precision`` and the ``--set`` overrides."""
@@ -229,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibration-steps", type=int, default=5)
     ap.add_argument("--finetune-share", type=float, default=0.15, help="share of the training time for fine-tuning")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--estimate", action="store_true",
+                    help="only count the configured run's FLOPs and the H200 seconds they take (no training)")
     ap.add_argument("--tiny", action="store_true", help="tiny model on synthetic glyphs: checks the script on a CPU")
     ap.add_argument("--out", default="runs/fewshot_gpu")
     args = ap.parse_args(argv)
@@ -265,6 +300,15 @@ def main(argv: list[str] | None = None) -> int:
           f"{cfg.model.sfe.reduction}, pre-training {cfg.pretrain.precision}; budget {args.budget_s:.0f} s", flush=True)
     splits = load_splits(cfg.data, need=("train", "val", "test"), seed=cfg.seed)
     load_s = time.perf_counter() - t_start
+    if args.estimate:
+        est = estimate(cfg, len(splits["train"].targets), len(splits["test"].targets), splits["train"].n_classes)
+        print(f"{est['gflop_per_train_image']:.2f} GFLOP per training image (forward {est['gflop_per_forward']:.2f}); "
+              f"pre-training {est['pretrain_pflop']:.1f} PFLOP ({len(splits['train'].targets)} images × "
+              f"{cfg.pretrain.epochs} epochs), fine-tuning {est['finetune_pflop']:.1f}, test {est['test_pflop']:.2f} "
+              f"PFLOP → one H200 ({cfg.pretrain.precision}, dense peak {H200_DENSE_TFLOPS[cfg.pretrain.precision]:.0f}"
+              f" TFLOP/s): {est['s_at_peak']:.0f} s at peak, {est['s_at_40pct']:.0f} s at 40 % of peak, before "
+              "elementwise work, validation and Python overhead", flush=True)
+        return 0
     cal = calibrate(cfg, splits, device, args.calibration_steps)
     spe = len(splits["train"].targets) // cfg.pretrain.batch_size
     left = args.budget_s - (time.perf_counter() - t_start)
