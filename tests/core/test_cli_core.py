@@ -178,3 +178,26 @@ def test_no_two_modules_import_each_other():
     graph = {m: _imports_of(p) & set(modules) for m, p in modules.items()}
     pairs = sorted((a, b) for a in graph for b in graph[a] if a < b and a in graph.get(b, set()))
     assert not pairs, f"modules importing each other: {pairs}"
+
+
+def _fails_mid_bar(_args):
+    from tqdm import tqdm
+
+    from neurotrio.core.errors import InputError
+
+    bar = tqdm(total=10, desc="read data", leave=False, mininterval=0)  # held by the failing frame
+    for i in range(10):
+        if i == 3:
+            raise InputError("item3.png", "not an image")
+        bar.update()
+
+
+def test_error_line_starts_a_line_after_a_progress_bar(capsys):
+    import argparse
+
+    from neurotrio.core.cli import run_command
+
+    assert run_command(_fails_mid_bar, argparse.Namespace()) == 2
+    err = capsys.readouterr().err
+    assert "read data" in err  # the bar was drawn
+    assert [line for line in err.splitlines() if line.startswith("error:")] == ["error: item3.png: not an image"]

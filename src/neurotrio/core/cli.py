@@ -89,6 +89,18 @@ def system_main(system: str, add_commands: Callable[[argparse.ArgumentParser], N
     return run_command(args.func, args)
 
 
+def _close_progress_bars() -> None:
+    """Close every open tqdm bar (a bar left by the failed step clears its line), so the error starts a line."""
+    tqdm_mod = sys.modules.get("tqdm")
+    if tqdm_mod is None:
+        return
+    for bar in list(getattr(tqdm_mod.tqdm, "_instances", ())):
+        try:
+            bar.close()
+        except Exception:  # noqa: BLE001 - a bar that cannot close must not hide the error itself
+            pass
+
+
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a CLI command: project errors become ``error: ...`` on stderr and exit code 2.
 
@@ -115,6 +127,7 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
             finish_distributed()
         return code
     except NeurotrioError as exc:
+        _close_progress_bars()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -126,6 +139,7 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # 128 + SIGPIPE, what a shell reports for a command killed by a closed pipe
     except Exception as exc:  # noqa: BLE001 - the CLI never shows a bare traceback
+        _close_progress_bars()
         if os.environ.get("NEUROTRIO_DEBUG"):
             traceback.print_exc()
         print(f"error: internal error ({type(exc).__name__}: {exc}); rerun with NEUROTRIO_DEBUG=1 "

@@ -145,8 +145,8 @@ def materialize(ds: Any, max_per_class: int = 0, source: str = "", max_classes: 
             keep.append(i)
     if not keep:
         raise InputError(source or None, "the dataset holds no items")
-    items = tqdm(keep, desc=progress, disable=progress is None, leave=False, unit="img")
-    images = torch.stack([torch.as_tensor(ds[i][0], dtype=torch.float32) for i in items])
+    with tqdm(keep, desc=progress, disable=progress is None, leave=False, unit="img") as items:  # closed on error too
+        images = torch.stack([torch.as_tensor(ds[i][0], dtype=torch.float32) for i in items])
     return TensorSet(images, torch.tensor([targets[i] for i in keep]), list(getattr(ds, "class_names", [])), source)
 
 
