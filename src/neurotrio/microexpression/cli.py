@@ -31,6 +31,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         x = load_inputs(samples, cfg, args.cache, workers=args.workers, progress=True)
         where = "flow maps, read directly" if samples[0].kind == "flow" else f"cached in {args.cache}"
         print(f"prepared {len(samples)} {args.dataset} samples → {tuple(x.shape[1:])} each ({where})")
+        if samples[0].kind != "flow":
+            print("faces found by: " + _face_counts(samples, cfg, args.cache))
         return 0
     if not args.source:
         raise ConfigError("give a SOURCE (frames folder, video, sequence folder) or --dataset with --data")
@@ -39,12 +41,28 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     if not args.out:
         raise ConfigError("give --out FILE.npy for the prepared tensor")
     path = input_path(args.source, args.onset, args.apex, cfg)
-    x = sample_tensor(args.source, args.onset, args.apex, cfg).numpy()
+    info: dict = {}
+    x = sample_tensor(args.source, args.onset, args.apex, cfg, info=info).numpy()
     with atomic_path(args.out) as tmp:
         with open(tmp, "wb") as fh:
             np.save(fh, x)
     print(f"prepared {args.source} as {path} → {args.out} {tuple(x.shape)} float32")
+    if info.get("face_detector"):
+        print(f"face found by {info['face_detector']} at {tuple(info['face_box'])} (left, top, right, bottom)")
     return 0
+
+
+def _face_counts(samples, cfg, cache_dir) -> str:
+    """Which detector found each cached sample's face, from the metadata beside the cache entries."""
+    from pathlib import Path
+
+    from neurotrio.microexpression.datasets import frame_positions
+    from neurotrio.microexpression.preprocess import as_sample, cache_key
+    from neurotrio.microexpression.sample_meta import face_detector_counts
+
+    items = [(s.path, *frame_positions(s)) if s.kind == "frames" else s.path for s in samples]  # as load_inputs
+    counts = face_detector_counts(Path(cache_dir) / f"{cache_key(as_sample(i), cfg)}.npy" for i in items)
+    return ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -65,7 +65,7 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
 
 
 def sample_tensor(source: str | Path, onset: int | None = None, apex: int | None = None,
-                  prepare_cfg: Any = None) -> torch.Tensor:
+                  prepare_cfg: Any = None, info: dict | None = None) -> torch.Tensor:
     """One sample as float32 (C, T, H, W).
 
     Args:
@@ -73,6 +73,7 @@ def sample_tensor(source: str | Path, onset: int | None = None, apex: int | None
             a folder of an already interpolated sequence (no onset/apex), or raw frames — a folder of
             images or a video file — with ``onset`` and ``apex`` (0-based frame positions).
         prepare_cfg: a ``PrepareConfig`` for raw frames and sequences (default settings if None).
+        info: a dict that receives ``face_detector`` and ``face_box`` where a face is searched.
 
     Raises:
         InputError: a missing or unreadable input, or a ``.npy`` of the wrong rank.
@@ -93,11 +94,11 @@ def sample_tensor(source: str | Path, onset: int | None = None, apex: int | None
     elif source.is_file() and source.suffix.lower() in IMAGE_EXTS and onset is None:
         arr = preprocess.load_flow_map(source)
     elif onset is None and apex is None and source.is_dir():
-        arr = preprocess.prepare_sequence(source, cfg)
+        arr = preprocess.prepare_sequence(source, cfg, info=info)
     elif onset is None or apex is None:
         raise InputError(source, "raw frames need both --onset and --apex (0-based frame positions)")
     else:
-        arr = preprocess.prepare_sample(source, onset, apex, cfg)
+        arr = preprocess.prepare_sample(source, onset, apex, cfg, info=info)
     return torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
 
 

@@ -91,9 +91,13 @@ def _resize(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def prepared_frames(source: str | Path, onset: int, apex: int, cfg: PrepareConfig = PrepareConfig(),
-                    aligner=None) -> list[np.ndarray]:
-    """The L RGB ``uint8`` frames ``(size, size, 3)`` of a raw sample, before flow (for inspection)."""
-    from neurotrio.microexpression.faces import crop_and_align
+                    aligner=None, info: dict | None = None) -> list[np.ndarray]:
+    """The L RGB ``uint8`` frames ``(size, size, 3)`` of a raw sample, before flow (for inspection).
+
+    ``info``, if given, receives ``face_detector`` (which detector found the apex's face, see
+    :data:`.faces.DETECTORS`) and ``face_box`` (its ``[left, top, right, bottom]`` in apex pixels).
+    """
+    from neurotrio.microexpression.faces import crop_and_align_face
     from neurotrio.microexpression.interpolate import interpolate_frames
     from neurotrio.microexpression.magnify import magnify_apex
 
@@ -104,14 +108,15 @@ def prepared_frames(source: str | Path, onset: int, apex: int, cfg: PrepareConfi
         raise InputError(source, f"onset frame {onset} is not before apex frame {apex}; check the coding sheet")
     first, last = read_frames(source, [onset, apex])
     aligner = aligner or _shared_aligner(cfg)
-    onset_c, apex_c = crop_and_align(first, last, size=cfg.size, margin=cfg.margin, aligner=aligner,
-                                     source=source)
+    onset_c, apex_c, face = crop_and_align_face(first, last, size=cfg.size, margin=cfg.margin, aligner=aligner,
+                                                source=source)
+    _note_face(info, face)
     magnified = magnify_apex(onset_c, apex_c, cfg.phi, level=cfg.magnify_level)
     return interpolate_frames(onset_c, magnified, length=cfg.length, method=cfg.interpolation)
 
 
 def prepare_sample(source: str | Path, onset: int, apex: int, cfg: PrepareConfig = PrepareConfig(),
-                   aligner=None) -> np.ndarray:
+                   aligner=None, info: dict | None = None) -> np.ndarray:
     """Raw frames of one sample → MPFNet's input tensor.
 
     Args:
@@ -121,6 +126,7 @@ def prepare_sample(source: str | Path, onset: int, apex: int, cfg: PrepareConfig
         cfg: preprocessing settings.
         aligner: a :class:`.faces.FaceAligner` (default: one per process and ``upsample``, loaded on
             first use and kept).
+        info: a dict that receives ``face_detector`` and ``face_box`` (:func:`prepared_frames`).
 
     Returns:
         float32 ``(5, length − 1, size, size)``: u, v (× flow_scale), |ΔR|, |ΔG|, |ΔB| (× diff_scale).
@@ -129,15 +135,17 @@ def prepare_sample(source: str | Path, onset: int, apex: int, cfg: PrepareConfig
         InputError: missing/unreadable frames, onset not before apex, an index out of range, an empty
             or 1-frame video, or no face in the apex frame.
     """
-    return _tensor(prepared_frames(source, onset, apex, cfg, aligner), cfg)
+    return _tensor(prepared_frames(source, onset, apex, cfg, aligner, info), cfg)
 
 
-def prepare_sequence(folder: str | Path, cfg: PrepareConfig = PrepareConfig(), aligner=None) -> np.ndarray:
+def prepare_sequence(folder: str | Path, cfg: PrepareConfig = PrepareConfig(), aligner=None,
+                     info: dict | None = None) -> np.ndarray:
     """An already magnified and interpolated sequence of ``cfg.length`` frames → the input tensor.
 
     Frames are taken as they are, in natural order of their names, and resized to ``size × size``
     (aspect not kept: 240×280 CASME II frames are squeezed, as in the reference). With
-    ``cfg.sequence_crop`` the face box of the last frame crops every frame instead.
+    ``cfg.sequence_crop`` the face box of the last frame crops every frame instead (``info`` then
+    receives ``face_detector`` and ``face_box`` as in :func:`prepared_frames`).
 
     Returns:
         float32 ``(5, length − 1, size, size)`` as :func:`prepare_sample`.
@@ -155,17 +163,24 @@ def prepare_sequence(folder: str | Path, cfg: PrepareConfig = PrepareConfig(), a
     if len({f.shape for f in frames}) != 1:
         raise InputError(folder, f"frames differ in size: {sorted({f.shape for f in frames})}")
     if cfg.sequence_crop:
-        from neurotrio.microexpression.faces import crop_square, square_box
+        from neurotrio.microexpression.faces import NO_FACE_TRIED, crop_square, find_face, square_box
 
         aligner = aligner or _shared_aligner(cfg)
-        box = aligner.detect(frames[-1])
-        if box is None:
-            raise InputError(files[-1], "no face found (dlib HOG frontal-face detector)")
-        left, top, side = square_box(box, cfg.margin)
+        face = find_face(aligner, frames[-1])
+        if face is None:
+            raise InputError(files[-1], f"no face found ({NO_FACE_TRIED})")
+        _note_face(info, face)
+        left, top, side = square_box(face.box, cfg.margin)
         frames = [crop_square(f, left, top, side, cfg.size) for f in frames]
     else:
         frames = [_resize(f, cfg.size) for f in frames]
     return _tensor(frames, cfg)
+
+
+def _note_face(info: dict | None, face) -> None:
+    if info is not None:
+        info["face_detector"] = face.detector
+        info["face_box"] = [int(v) for v in face.box]
 
 
 def load_flow_map(png_path: str | Path) -> np.ndarray:
@@ -309,15 +324,15 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
-def compute(sample: Sample, cfg: PrepareConfig, aligner=None) -> np.ndarray:
-    """The tensor of one :class:`Sample` (no cache)."""
+def compute(sample: Sample, cfg: PrepareConfig, aligner=None, info: dict | None = None) -> np.ndarray:
+    """The tensor of one :class:`Sample` (no cache); ``info`` receives the face's detector and box."""
     kind = sample.kind
     if kind == "raw":
         if sample.onset is None or sample.apex is None:
             raise InputError(sample.source, "a raw sample needs both onset and apex indices")
-        return prepare_sample(sample.source, sample.onset, sample.apex, cfg, aligner)
+        return prepare_sample(sample.source, sample.onset, sample.apex, cfg, aligner, info)
     if kind == "sequence":
-        return prepare_sequence(sample.source, cfg, aligner)
+        return prepare_sequence(sample.source, cfg, aligner, info)
     return load_flow_map(sample.source)
 
 
@@ -337,11 +352,15 @@ def _shared_aligner(cfg: PrepareConfig):
 def _build(sample: Sample, cfg: PrepareConfig, out: str, aligner=None) -> tuple[str, ...]:
     """Worker body: compute and cache one sample; ``("ok", path)`` or ``("error", type, path, problem)``."""
     from neurotrio.core.errors import NeurotrioError
+    from neurotrio.microexpression.sample_meta import write_meta
 
     try:
         if aligner is None and _needs_face(sample, cfg):
             aligner = _shared_aligner(cfg)
-        write_cached(out, compute(sample, cfg, aligner))
+        info = {"source": str(sample.source), "kind": sample.kind, "face_detector": None, "face_box": None,
+                **{k: None if v is None else int(v) for k, v in (("onset", sample.onset), ("apex", sample.apex))}}
+        write_cached(out, compute(sample, cfg, aligner, info))
+        write_meta(out, info)  # after the tensor: an entry without metadata reads as "not recorded"
         return ("ok", out)
     except InputError as exc:
         return ("error", "input", exc.path or str(sample.source), exc.problem)
