@@ -84,7 +84,7 @@ def test_eval_records_the_evaluated_model_and_weights(trained, tmp_path, capsys)
     assert (tmp_path / "eval" / "eval.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.parametrize("option", [["--set", "model.backbone.width=2.0"], ["--method", "protonet"]])
+@pytest.mark.parametrize("option", [["--set", "model.backbone.width=2.0"], ["--set", "model.method=protonet"]])
 def test_eval_refuses_model_options_in_one_line(trained, tmp_path, capsys, option):
     weights = str(trained[0] / "model.safetensors")
     assert main(["fewshot", "eval", "--weights", weights, "--out", str(tmp_path / "e"), *option]) == 2
@@ -141,6 +141,8 @@ def test_energy_needs_weights_or_untrained_and_writes_json_and_chart(trained, tm
     assert (tmp_path / "energy.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["fewshot", "energy", "--weights", weights, "--set", "model.backbone.width=1.0"]) == 2
     assert "weights file" in capsys.readouterr().err
+    assert main(["fewshot", "energy", "--weights", weights, "--method", "protonet"]) == 2
+    assert "--method" in capsys.readouterr().err
 
 
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, capsys):

@@ -136,11 +136,15 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register the fewshot sub-commands on ``parser`` (the ``neurotrio fewshot`` parser)."""
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def common(p: argparse.ArgumentParser, example: str) -> None:
+    def common(p: argparse.ArgumentParser, example: str, scoring: bool = False) -> None:
+        """``scoring``: the command scores a trained model (data defaults from its weights, no --method)."""
+        default = "the one the model was trained on" if scoring else "omniglot"
         p.add_argument("--dataset", choices=("omniglot", "omniglot-dvs", "nomniglot", "cub", "miniimagenet",
-                                             "synthetic"), help="data set (default: omniglot)")
-        p.add_argument("--root", help="data set folder (Omniglot zips, N-Omniglot, CUB or miniImageNet root)")
-        p.add_argument("--method", choices=("fslsnn", "protonet"), help="model (default: fslsnn)")
+                                             "synthetic"), help=f"data set (default: {default})")
+        p.add_argument("--root", help="data set folder (Omniglot zips, N-Omniglot, CUB or miniImageNet root)"
+                                      + ("; default: the model's training folder" if scoring else ""))
+        if not scoring:
+            p.add_argument("--method", choices=("fslsnn", "protonet"), help="model (default: fslsnn)")
         p.add_argument("--seed", type=int, help="random seed (default 0)")
         p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
         add_config_args(p, example=example)
@@ -159,7 +163,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                                    "The model's architecture and, unless --config is given, its data settings "
                                    "(image size, data.max_classes, ...) come from its weights file; --dataset, "
                                    "--root and --set data.… change the data, --set model.… is refused.")
-    common(p, "eval.episodes=100")
+    common(p, "eval.episodes=100", scoring=True)
     p.add_argument("--weights", required=True, help="model.safetensors written by `fewshot train`")
     p.add_argument("--out", required=True, help="output folder (eval.json, eval.md, eval.png, config.yaml)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
