@@ -35,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     from neurotrio.fewshot.model import twin_config
 
     cfg = apply_overrides(omniglot_config(args.full, args.cache_dir), args.overrides)
-    cfg = replace(cfg, eval=replace(cfg.eval, settings=("5w1s", "5w5s")))
     device = pick_device(cfg.device)
     t0 = time.perf_counter()
     ann_cfg = replace(cfg, model=replace(cfg.model, backbone=twin_config(cfg.model.backbone, 1)))
@@ -64,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     scale = "full scale" if args.full else "CPU scale"
     rows = "\n".join(f"| {s} | {fmt(snn_acc[s])} | {fmt(ann_acc[s])} | {drop[s]:+.2f} |" for s in cfg.eval.settings)
     within = max(drop.values()) <= 2.0
-    verdict = ("met" if within and ratio >= 5 else "not met: " + "; ".join(
+    verdict = ("met (by both rules)" if within and ratio_strict >= 5 else "not met: " + "; ".join(
         ([] if within else [f"the ANN twin is up to {max(drop.values()):.1f} pp more accurate"])
         + ([] if ratio >= 5 else [f"{ratio:.2f}× by the paper's rule"])
         + ([f"{ratio_strict:.2f}× by the strict rule"] if ratio_strict < 5 else [])))
