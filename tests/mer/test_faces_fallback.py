@@ -196,12 +196,12 @@ def test_mer_prepare_dataset_counts_detectors(tmp_path, capsys, portrait):
     assert main(["mer", "prepare", "--dataset", "casme2", "--data", str(tmp_path), "--sheet", str(sheet),
                  "--cache", str(tmp_path / "cache"), "--workers", "1", "--set", "length=3",
                  "--size", "32"]) == 0
-    assert "faces found by: dlib-hog 1, opencv-haar 1" in capsys.readouterr().out
+    assert "face detector per sample: dlib-hog 1, opencv-haar 1" in capsys.readouterr().out
 
 
 @pytest.mark.realdata
 def test_casme2_apex_frames_degraded_like_smic_nir(shared_data, aligner, hog_only):
-    """Development data: CASME II apex frames shrunk to a ~95 px face in a 640×480 frame, grey, contrast
+    """Development data: CASME II apex frames shrunk ×0.5 (a ~145 px face) in a 640×480 frame, grey, contrast
     ×0.08, noise σ 2: HOG misses most, the fallback finds them, each box on the face."""
     from neurotrio.microexpression.frames import read_frames
 

@@ -32,7 +32,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
         where = "flow maps, read directly" if samples[0].kind == "flow" else f"cached in {args.cache}"
         print(f"prepared {len(samples)} {args.dataset} samples → {tuple(x.shape[1:])} each ({where})")
         if samples[0].kind != "flow":
-            print("faces found by: " + _face_counts(samples, cfg, args.cache))
+            print("face detector per sample: " + _face_counts(samples, cfg, args.cache))
         return 0
     if not args.source:
         raise ConfigError("give a SOURCE (frames folder, video, sequence folder) or --dataset with --data")
