@@ -48,6 +48,10 @@ def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
         raise CheckpointError(path, f"not a safetensors model file ({str(exc).splitlines()[0][:120]})") from None
+    for name, tensor in state.items():  # safetensors has no checksum: overwritten bytes often decode as NaN
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(path, f"tensor {name} holds NaN or infinite values (a corrupted file, or a "
+                                        "training run that diverged)")
     return state, meta
 
 
