@@ -222,3 +222,17 @@ def test_casme2_apex_frames_degraded_like_smic_nir(shared_data, aligner, hog_onl
             rescued += 1
             assert _iou(face.box, truth) > 0.5
     assert missed >= 4 and rescued >= missed - 1
+
+
+def test_benchmark_copies_move_the_true_box_with_the_face(hog_only, portrait):
+    """benchmarks/mer_faces.py: the true box it scores against follows the face into the 640×480 copy."""
+    from benchmarks.mer_faces import Degradation, degrade, iou
+
+    truth = hog_only.detect_hog(portrait)
+    for d in (Degradation("frame", scale=0.66), Degradation("crop", canvas=False, scale=0.5, grey=True)):
+        img, true = degrade(portrait, truth, d, np.random.default_rng(3))
+        found = hog_only.detect_hog(img)  # dlib's boxes come in steps of its pyramid: sizes differ a little
+        assert iou(found, true) > 0.7
+        centre = np.subtract([found[0] + found[2], found[1] + found[3]], [true[0] + true[2], true[1] + true[3]]) / 2
+        assert np.abs(centre).max() < 0.06 * (true[2] - true[0])
+        assert img.shape == ((480, 640, 3) if d.canvas else (300, 256, 3))
