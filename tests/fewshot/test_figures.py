@@ -25,3 +25,18 @@ def test_figures_are_pngs_also_for_skipped_stages(tmp_path):
     report = {"5w1s": {"mean": 90.0, "ci95": 1.2, "episodes": 600}, "20w5s": {"mean": 80.0, "ci95": 0.8, "episodes": 600}}
     assert plot_eval_accuracy(report, ("5w1s", "20w5s"), tmp_path / "eval.png").read_bytes()[:8] == png
     assert not list(tmp_path.glob("*.part*"))  # written atomically
+
+
+def test_epoch_axes_tick_whole_epochs_also_for_a_single_epoch():
+    """A 1-epoch run (the smoke settings in the docs) drew ticks 0.945, 0.960, ... 1.050 on train.png."""
+    from neurotrio.core.plots import _pyplot
+    from neurotrio.fewshot.figures import _stage
+
+    plt = _pyplot()
+    for history, scale in [(PRE[:1], 1), (PRE, 1), (FT[:1], 4), (FT, 30)]:
+        fig, ax = plt.subplots()
+        _stage(ax, history, "stage", "epoch", scale, kept=None)
+        fig.canvas.draw()
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        plt.close(fig)
+        assert ticks == [e["epoch"] * scale for e in history]

@@ -50,7 +50,10 @@ def _stage(ax, history: list[dict[str, float]], title: str, xlabel: str, scale: 
         acc_ax.plot([x[i]], [acc[i]], "*", ms=16, color="tab:red", label=f"kept ({acc[i]:.1f} %)")
     from matplotlib.ticker import MaxNLocator
 
-    loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if len(x) <= 12:  # ticks at the epochs themselves: MaxNLocator falls back to 0.95, 0.975, ... for one point
+        loss_ax.set_xticks(x)
+    else:
+        loss_ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     loss_ax.set_xlabel(xlabel)
     loss_ax.set_ylabel("training loss", color="tab:blue")
     acc_ax.set_ylabel("validation accuracy %", color="tab:orange")
