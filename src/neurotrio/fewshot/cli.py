@@ -23,10 +23,26 @@ def _direct(args: argparse.Namespace, model: bool = True) -> dict:
     return direct
 
 
+DATA_PATHS = ("root", "events_dir", "cache_dir", "split_dir")
+
+
+def _absolute_data_paths(cfg):
+    """``cfg`` with its data folders made absolute, as the model header, config.yaml and eval.json record them.
+
+    A relative ``--root`` or ``data.events_dir`` saved in the weights would be read against the folder
+    ``fewshot eval`` is started from, not the one training ran in.
+    """
+    import os
+    from dataclasses import replace
+
+    paths = {k: os.path.abspath(os.path.expanduser(v)) for k in DATA_PATHS if (v := getattr(cfg.data, k, ""))}
+    return replace(cfg, data=replace(cfg.data, **paths))
+
+
 def _train_config(args: argparse.Namespace):
     from neurotrio.fewshot.train import TrainConfig
 
-    return config_from_args(TrainConfig, args, **_direct(args))
+    return _absolute_data_paths(config_from_args(TrainConfig, args, **_direct(args)))
 
 
 def _trained_model_config(args: argparse.Namespace, weights: str):
@@ -45,7 +61,7 @@ def _trained_model_config(args: argparse.Namespace, weights: str):
         raise ConfigError(f"{changed[0]}: the model's architecture comes from its weights file {weights}; drop "
                           "the model options (to change it, train another model)")
     cfg = config_from_args(TrainConfig, args, base=base, **_direct(args, model=False))
-    return evaluation_config(weights, cfg)
+    return _absolute_data_paths(evaluation_config(weights, cfg))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
