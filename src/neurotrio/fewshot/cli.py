@@ -74,11 +74,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not is_main():
         return 0
     val = [e["val_acc"] for e in record["pretrain_history"] + record["finetune_history"]]
-    best = f"best val acc {100 * max(val):.2f} %" if val else "no validation"
+    n_val = record["n_val_classes"]
+    n_way = min(cfg.finetune.n_way, n_val)  # train.validation_score: fewer classes, fewer ways
+    fewer = f", fewer than finetune.n_way={cfg.finetune.n_way}" if n_way < cfg.finetune.n_way else ""
+    best = (f"best val acc {100 * max(val):.2f} % on {n_way}-way episodes of {n_val} validation classes{fewer}"
+            if val else "no validation")
     kept = record.get("kept_epoch")
     where = f"; kept {kept['stage']} epoch {kept['epoch']}" if kept else ""
     print(f"trained {cfg.model.method} on {cfg.data.dataset} in {record['pretrain_s'] + record['finetune_s']:.1f} s "
-          f"({best}{where}); wrote {Path(args.out) / 'model.safetensors'}, train.png")
+          f"({best}{where}); wrote model.safetensors, train.json, train.png, config.yaml to {args.out}")
     return 0
 
 

@@ -312,6 +312,10 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
     the same validation episodes just before fine-tuning); otherwise the pre-trained weights are
     restored. ``record["kept"]`` says which (``"finetuned"`` or ``"pretrained"``).
     """
+    if (cfg.pretrain.epochs > 0 or cfg.finetune.episodes > 0) and val.n_classes < 2:  # a 1-way episode scores 100 %
+        raise ConfigError(f"only {val.n_classes} validation class (data.val_fraction={cfg.data.val_fraction} of "
+                          f"{train.n_classes + val.n_classes} classes); validation episodes need at least 2: "
+                          "raise data.val_fraction or use more classes")
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model_cfg = resolve_model_config(cfg, train)

@@ -1,0 +1,30 @@
+"""`fewshot train` says how it validated, and refuses a split with one validation class (1-way = 100 %)."""
+
+from __future__ import annotations
+
+from neurotrio.cli import main
+
+TINY = ["--dataset", "synthetic", "--set", "model.backbone.width=0.125", "--set", "model.backbone.time_steps=2",
+        "--set", "pretrain.epochs=1", "--set", "pretrain.batch_size=16", "--set", "finetune.episodes=1",
+        "--set", "finetune.n_query=2", "--set", "eval.val_episodes=4", "--set", "eval.n_query=2",
+        "--set", "bn_recalibration_batches=1", "--quiet"]
+
+
+def test_one_validation_class_is_refused_before_training(tmp_path, capsys):
+    # 5 synthetic classes → 3 train / 1 val / 1 test. Before: "best val acc 100.00 %" from 1-way episodes, and
+    # the kept epoch chosen on them (seen with `simulate-events --limit 6` + `train --set data.events_dir=…`)
+    out = tmp_path / "run"
+    assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=5", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: only 1 validation class") and "data.val_fraction" in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_train_says_how_many_ways_and_classes_validation_used(tmp_path, capsys):
+    # 10 synthetic classes → 6 / 2 / 2: validation runs 2-way, which "val acc" alone did not say
+    out = tmp_path / "run"
+    assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=10", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "on 2-way episodes of 2 validation classes, fewer than finetune.n_way=5" in printed
+    assert f"wrote model.safetensors, train.json, train.png, config.yaml to {out}" in printed
+    assert {p.name for p in out.iterdir()} == {"model.safetensors", "train.json", "train.png", "config.yaml"}
