@@ -150,6 +150,8 @@ def test_no_detector_finds_a_face_names_the_file(tmp_path, aligner):
     seq = _write(tmp_path / "seq", [flat] * 11)
     with pytest.raises(InputError, match=r"img10.png: no face found \(dlib HOG.*Haar"):
         prepare_sequence(seq, PrepareConfig(sequence_crop=True), aligner=aligner)
+    with pytest.raises(InputError, match="dark_clip: no face found .*dlib HOG.*the Haar fallback is off"):
+        prepare_sample(folder, 0, 2, aligner=FaceAligner(fallback=None))
 
 
 def test_metadata_records_the_detector_of_each_sample(tmp_path, portrait):

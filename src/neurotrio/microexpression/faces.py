@@ -40,7 +40,7 @@ DETECTORS = (DLIB_HOG, OPENCV_HAAR)
 """Names of the detectors, in the order they are tried (written to each sample's metadata)."""
 
 NO_FACE_TRIED = "dlib HOG frontal-face detector, then OpenCV's Haar cascades"
-"""What was tried when no face is found (named in the error)."""
+"""What :class:`FaceAligner` tries by default (named in the no-face error; see :func:`detectors_tried`)."""
 
 log = logging.getLogger(__name__)
 
@@ -223,6 +223,13 @@ def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
     return inter / float(a[2] * a[3] + b[2] * b[3] - inter)
 
 
+def detectors_tried(aligner: Aligner) -> str:
+    """In words, the detectors ``aligner`` tries (for the no-face error)."""
+    if isinstance(aligner, FaceAligner) and aligner.fallback is None:
+        return "dlib HOG frontal-face detector; the Haar fallback is off"
+    return NO_FACE_TRIED if isinstance(aligner, FaceAligner) else f"face detector {type(aligner).__name__}"
+
+
 def find_face(aligner: Aligner, img: np.ndarray) -> Face | None:
     """``aligner.find(img)`` where it has one; else ``aligner.detect`` named after the aligner's class."""
     find = getattr(aligner, "find", None)
@@ -300,7 +307,7 @@ def crop_and_align_face(onset: np.ndarray, apex: np.ndarray, size: int = 128, ma
     aligner = aligner or FaceAligner()
     face = find_face(aligner, apex)
     if face is None:
-        raise InputError(source, f"no face found in the apex frame ({NO_FACE_TRIED}); "
+        raise InputError(source, f"no face found in the apex frame ({detectors_tried(aligner)}); "
                                  "is it an upright frontal face of at least ~40 px?")
     box = face.box
     nose_apex = aligner.landmarks(apex, box)[list(NOSE)].mean(axis=0)

@@ -163,12 +163,12 @@ def prepare_sequence(folder: str | Path, cfg: PrepareConfig = PrepareConfig(), a
     if len({f.shape for f in frames}) != 1:
         raise InputError(folder, f"frames differ in size: {sorted({f.shape for f in frames})}")
     if cfg.sequence_crop:
-        from neurotrio.microexpression.faces import NO_FACE_TRIED, crop_square, find_face, square_box
+        from neurotrio.microexpression.faces import crop_square, detectors_tried, find_face, square_box
 
         aligner = aligner or _shared_aligner(cfg)
         face = find_face(aligner, frames[-1])
         if face is None:
-            raise InputError(files[-1], f"no face found ({NO_FACE_TRIED})")
+            raise InputError(files[-1], f"no face found ({detectors_tried(aligner)})")
         _note_face(info, face)
         left, top, side = square_box(face.box, cfg.margin)
         frames = [crop_square(f, left, top, side, cfg.size) for f in frames]
