@@ -42,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--variants", default="P,C,GFE,AFE,ststnet")
     ap.add_argument("--max-folds", type=int, default=0)
     ap.add_argument("--workers", type=int, default=1, help="processes to spread the folds over (1 thread each)")
+    ap.add_argument("--seed", type=int, default=0, help="LosoConfig.seed: every fold's and model's seed")
     ap.add_argument("--out", default="runs/mer_loso")
     ap.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     ap.add_argument("--cpu-s", type=float, help="CPU seconds of the run, when results.json lacks them")
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skip: composite data not found at {data}", file=sys.stderr)
             return 0
         cfg = LosoConfig(dataset="composite", data=str(data), variants=tuple(args.variants.split(",")),
-                         max_folds=args.max_folds, fold_workers=args.workers, model=configs(args.cai3d))
+                         max_folds=args.max_folds, fold_workers=args.workers, model=configs(args.cai3d),
+                         seed=args.seed)
         m = run_loso(cfg, args.out, progress=True)
         variants = cfg.variants
     run = m["_run"]
@@ -110,7 +112,8 @@ def section(m: dict, variants: tuple[str, ...], args: argparse.Namespace) -> str
     return (f"### MER: LOSO on the MEGC2019 composite (key `mer-loso`)\n\n"
             f"Command: `OMP_NUM_THREADS=1 python -m benchmarks.mer_loso{' --cai3d' if args.cai3d else ''}"
             f"{' --workers ' + str(workers) if workers > 1 else ''}"
-            f"{' --max-folds ' + str(args.max_folds) if args.max_folds else ''}` (the section can be rebuilt from "
+            f"{' --max-folds ' + str(args.max_folds) if args.max_folds else ''}"
+            f"{' --seed ' + str(args.seed) if getattr(args, 'seed', 0) else ''}` (the section can be rebuilt from "
             f"a run's folder with `--from-results DIR`). Data: development data "
             f"(`../shared/data/microexpression/megc2019_composite`, 442 flow maps 28×28, 68 subjects). "
             f"{run['folds']} LOSO folds, priors trained inside each fold, last-episode models (no epoch picked "
