@@ -79,3 +79,18 @@ def test_events_dir_refusals(omniglot, capsys):
                  f"data.events_dir={omniglot / 'nowhere'}", "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "nowhere" in err and "simulate-events" in err and err.count("\n") == 1 and not out.exists()
+
+
+def test_simulate_refuses_a_non_empty_folder_and_records_its_selection(omniglot, capsys):
+    # before: a second run into the same --out added its files to the first's, summary.json described only the
+    # second, and training on the folder read both (`simulated_events.SimulatedOnly` takes every file there)
+    out = omniglot / "dvs"
+    assert _simulate(omniglot, out, "--alphabets", "Alpha", "--limit", "1") == 0
+    selection = json.loads((out / "summary.json").read_text())["selection"]
+    assert selection == {"source": str(omniglot.resolve()), "alphabets": ["Alpha"], "characters": [], "limit": 1,
+                         "only_strokes": False}
+    assert "config.yaml and summary.json" in capsys.readouterr().out
+    assert _simulate(omniglot, out, "--alphabets", "Beta", "--limit", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: dvs: output folder is not empty") and err.count("\n") == 1
+    assert set(_simulated_classes(out)) == {"Alpha/character01"}

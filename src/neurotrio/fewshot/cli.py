@@ -148,7 +148,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                               alphabets=_names(args.alphabets), characters=_names(args.characters))
     print(f"wrote {summary['samples']} samples ({summary['from_strokes']} from strokes, {summary['from_saccades']} "
           f"from saccades) of {summary['classes']} characters to {args.out}: {summary['events_mean']:.0f} events "
-          f"over {summary['duration_s_mean']:.2f} s per sample on average")
+          f"over {summary['duration_s_mean']:.2f} s per sample on average; config.yaml and summary.json beside them")
     return 0
 
 
@@ -208,8 +208,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
                        description="Simulate a DVS recording of Omniglot characters: pen strokes rendered over "
                                    "time where stroke files exist, saccades of the static image otherwise.")
     p.add_argument("--source", required=True, help="Omniglot folder with images_*.zip and strokes_*.zip")
-    p.add_argument("--out", required=True, help="output folder of event files")
-    p.add_argument("--split", default="background", choices=("background", "evaluation"))
+    p.add_argument("--out", required=True, help="output folder of event files (new or empty)")
+    p.add_argument("--split", default="background", choices=("background", "evaluation"),
+                   help="which Omniglot split to simulate (default background; training needs both: "
+                        "docs/fewshot-data.md)")
     p.add_argument("--limit", type=int, default=0,
                    help="simulate at most this many characters (0 = all), the first ones of the selection")
     p.add_argument("--alphabets", metavar="NAMES",
@@ -217,7 +219,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--characters", metavar="NAMES",
                    help="only these characters, comma-separated Alphabet/characterNN, e.g. Greek/character01")
     p.add_argument("--only-strokes", action="store_true", help="only drawings that have stroke files")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sensor noise and threshold mismatch (default 0)")
     add_config_args(p, example="display_fps=30.0")
     p.set_defaults(func=cmd_simulate)
 

@@ -162,10 +162,12 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
         characters: only these characters (``"Alphabet/characterNN"``); empty = all.
 
     Raises:
-        InputError: an alphabet or character named in the selection is not in ``split``.
+        InputError: an alphabet or character named in the selection is not in ``split``; ``out_dir`` is
+            not empty (an earlier run's files would be mixed in, under a summary of this run only).
 
     Returns:
-        the summary (without provenance, which is in ``summary.json``).
+        the summary (without provenance, which is in ``summary.json``); ``selection`` records the source
+        folder and the filters.
     """
     from tqdm.auto import tqdm
 
@@ -174,6 +176,9 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
     from neurotrio.core.seed import provenance
     from neurotrio.fewshot.events import save_events_npz
 
+    if Path(out_dir).is_dir() and any(Path(out_dir).iterdir()):
+        raise InputError(out_dir, "output folder is not empty: simulate into a new folder (an earlier run's event "
+                                  "files would be mixed with this one's, and training reads every file there)")
     cfg = config or SimulatorConfig()
     ds = OmniglotDVS(root, split, strokes, None, config=cfg, seed=seed, only_strokes=only_strokes)
     chosen = select_classes(ds.class_names, alphabets, characters, ds.images.source)
@@ -192,7 +197,9 @@ def simulate_folder(root: str | Path, out_dir: str | Path, split: str = "backgro
         summary: dict = {"split": split, "samples": len(items), "from_strokes": n_str, "from_saccades": len(items) - n_str,
                    "classes": len({ds.targets[i] for i in items}),
                    "events_mean": float(np.mean(n_ev)) if n_ev else 0.0,
-                   "duration_s_mean": round(float(np.mean(dur)), 3) if dur else 0.0}
+                   "duration_s_mean": round(float(np.mean(dur)), 3) if dur else 0.0,
+                   "selection": {"source": str(Path(root).resolve()), "alphabets": list(alphabets),
+                                 "characters": list(characters), "limit": limit, "only_strokes": only_strokes}}
         summary["events_mean"] = round(summary["events_mean"], 1)
         save_config(cfg, tmp / "config.yaml")
         write_json(tmp / "summary.json", {**summary, "provenance": provenance(seed)})
