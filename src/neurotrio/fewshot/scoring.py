@@ -105,6 +105,36 @@ def describe_test(data: DataConfig, test: TensorSet) -> dict[str, Any]:
             "caps": caps or "none", "classes": names}
 
 
+def check_settings(settings: Any, test: TensorSet | None = None, n_query: int = 15) -> None:
+    """Refuse ``eval.settings`` the test split cannot fill, before any episode runs, naming those it can.
+
+    Without ``test`` only the spelling is checked (``"5w1s"``). A setting N-way K-shot needs N test classes
+    with at least K + ``n_query`` images each (``EpisodeSampler``'s rule).
+
+    Raises:
+        ConfigError: a setting is misspelt or needs more classes than the test split has.
+    """
+    import torch
+
+    from neurotrio.core.errors import ConfigError
+    from neurotrio.fewshot.evaluate import parse_setting
+
+    parsed = {s: parse_setting(s) for s in settings}
+    if test is None:
+        return
+    counts = torch.bincount(test.targets)
+    usable = {s: int((counts >= k + n_query).sum()) for s, (_, k) in parsed.items()}
+    bad = [s for s, (n, _) in parsed.items() if usable[s] < n]
+    if bad:
+        n, k = parsed[bad[0]]
+        fits = [s for s in parsed if s not in bad]
+        hint = (f"--set eval.settings=[{','.join(fits)}] runs the others" if fits else
+                "lower eval.n_query, or lift data.max_classes / data.max_per_class")
+        raise ConfigError(f"eval.settings: {bad[0]} needs {n} test classes with at least {k + n_query} images "
+                          f"(K + eval.n_query={n_query}); this test split has {usable[bad[0]]} such classes "
+                          f"({test.n_classes} in all): {hint}")
+
+
 def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | None = None,
                    progress: bool = False) -> dict[str, Any]:
     """Evaluate trained weights on the test classes; writes ``eval.json``, ``eval.md``, ``eval.png``, ``config.yaml``.
@@ -132,7 +162,9 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model = load_model(weights, cfg.data.image_size).to(device)
+    check_settings(cfg.eval.settings)
     test = load_splits(cfg.data, need=("test",), seed=cfg.seed, progress=progress)["test"]
+    check_settings(cfg.eval.settings, test, cfg.eval.n_query)
     report = evaluate_model(model, test, cfg.eval, device, progress=progress)
     report["test"] = describe_test(cfg.data, test)
     report["weights"] = {"path": str(Path(weights).resolve()), "sha256": file_sha256(weights),
@@ -153,5 +185,5 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
     return report
 
 
-__all__ = ["describe_test", "evaluation_config", "file_sha256", "model_metadata", "run_evaluation",
+__all__ = ["check_settings", "describe_test", "evaluation_config", "file_sha256", "model_metadata", "run_evaluation",
            "trained_data_config"]
