@@ -36,3 +36,16 @@ def test_eval_config_makes_the_given_root_absolute(tmp_path, monkeypatch):
     assert _trained_model_config(args, str(weights)).data.root == str(tmp_path / "other" / "omniglot")
     args = _args(["eval", "--weights", str(weights), "--out", "e"])  # the training folder, already absolute
     assert _trained_model_config(args, str(weights)).data.root == "/data/omniglot"
+
+
+def test_energy_help_says_where_its_data_and_model_come_from(capsys):
+    # the help said "data set (default: omniglot)"; with --weights energy reads the model's own training data
+    import pytest
+
+    from neurotrio.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["fewshot", "energy", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: the model's training data with --weights, omniglot with --untrained)" in text
+    assert "--untrained only: with --weights the model's own" in text

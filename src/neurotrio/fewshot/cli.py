@@ -156,15 +156,19 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     """Register the fewshot sub-commands on ``parser`` (the ``neurotrio fewshot`` parser)."""
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def common(p: argparse.ArgumentParser, example: str, scoring: bool = False) -> None:
-        """``scoring``: the command scores a trained model (data defaults from its weights, no --method)."""
-        default = "the one the model was trained on" if scoring else "omniglot"
+    def common(p: argparse.ArgumentParser, example: str, scoring: bool = False, energy: bool = False) -> None:
+        """``scoring``: the command scores a trained model (data defaults from its weights, no --method);
+        ``energy``: it does with --weights, and takes the training defaults with --untrained."""
+        default = ("the one the model was trained on" if scoring else
+                   "the model's training data with --weights, omniglot with --untrained" if energy else "omniglot")
         p.add_argument("--dataset", choices=("omniglot", "omniglot-dvs", "nomniglot", "cub", "miniimagenet",
                                              "synthetic"), help=f"data set (default: {default})")
         p.add_argument("--root", help="data set folder (Omniglot zips, N-Omniglot, CUB or miniImageNet root)"
-                                      + ("; default: the model's training folder" if scoring else ""))
+                                      + ("; default: the model's training folder" if scoring or energy else ""))
         if not scoring:
-            p.add_argument("--method", choices=("fslsnn", "protonet"), help="model (default: fslsnn)")
+            p.add_argument("--method", choices=("fslsnn", "protonet"),
+                           help="model (default: fslsnn)" + ("; --untrained only: with --weights the model's own"
+                                                             if energy else ""))
         p.add_argument("--seed", type=int, help="random seed (default 0)")
         p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
         add_config_args(p, example=example)
@@ -192,7 +196,7 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("energy", help="per-layer SOPs/MACs table and the SNN / ANN-twin energy ratio",
                        description="Measure firing rates on real inputs and print per-layer MACs, SOPs and "
                                    "energy (4.6 pJ/MAC, 0.9 pJ/AC) for the SNN and its ANN twin, and their ratio.")
-    common(p, "data.max_per_class=5")
+    common(p, "data.max_per_class=5", energy=True)
     p.add_argument("--weights", help="trained SNN model.safetensors (required unless --untrained)")
     p.add_argument("--untrained", action="store_true",
                    help="measure a randomly initialised network of the config's architecture (said in the output)")
