@@ -101,6 +101,11 @@ def _close_progress_bars() -> None:
             pass
 
 
+def one_line(text: str) -> str:
+    """``text`` on one line: its non-blank lines joined by "; " (a library's message can span several)."""
+    return "; ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse.Namespace) -> int:
     """Run a CLI command: project errors become ``error: ...`` on stderr and exit code 2.
 
@@ -128,7 +133,7 @@ def run_command(func: Callable[[argparse.Namespace], int | None], args: argparse
         return code
     except NeurotrioError as exc:
         _close_progress_bars()
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)

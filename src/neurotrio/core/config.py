@@ -139,8 +139,12 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         p = Path(path)
         try:
             data = yaml.safe_load(p.read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise InputError(p, f"cannot read config: {exc}") from None
+        except OSError as exc:
+            raise InputError(p, f"cannot read config: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:  # its str() spans several lines, with the offending text and a caret
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            raise InputError(p, f"not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
         if not isinstance(data, dict):
             raise InputError(p, "config file must hold a mapping of keys to values")
         cfg = from_dict(cls, data)
