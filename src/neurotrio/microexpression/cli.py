@@ -6,6 +6,7 @@ Torch models, OpenCV and dlib are imported inside each command so that ``neurotr
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from neurotrio.core.cli import add_config_args, config_from_args
 from neurotrio.core.errors import ConfigError, InputError
@@ -79,7 +80,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = train_final(cfg, args.out, progress=not args.quiet)
         if not is_main():
             return 0
-        print(f"trained MPFNet variant {cfg.variants[0]} on all of {cfg.dataset}; model folder {out}")
+        print(f"trained MPFNet variant {cfg.variants[0]} on all of {cfg.dataset}; wrote model.safetensors, model.json, "
+              f"losses.json, config.yaml to {out}")
         return 0
     m = run_loso(cfg, args.out, progress=not args.quiet)
     if not is_main():
@@ -91,7 +93,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     for v in cfg.variants:
         p = m[v]["pooled"]
         print(f"  {v:8s} UF1 {p['uf1']:.3f}  UAR {p['uar']:.3f}  acc {p['accuracy']:.3f}")
-    print(f"results in {args.out}/results.json and results.md")
+    names = ["results.json", "results.md", "predictions.csv", "config.yaml",
+             *(f"confusion_{v}.png" for v in cfg.variants), "fold_uf1.png"]
+    print(f"wrote {', '.join(n for n in names if (Path(args.out) / n).is_file())} to {args.out}")
     return 0
 
 

@@ -38,7 +38,12 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     from neurotrio.microexpression.train import MPFNetConfig
 
     model_dir = Path(model_dir)
+    if model_dir.is_file() and model_dir.name in ("model.safetensors", "model.json"):  # a file of the folder
+        model_dir = model_dir.parent
     meta_path = model_dir / "model.json"
+    if not meta_path.is_file():
+        raise CheckpointError(model_dir, "not a neurotrio mer model folder: no model.json in it (a model folder is "
+                                         "written by `neurotrio mer train --protocol all`)")
     try:
         meta = json.loads(meta_path.read_text())
         variant, classes, shape = meta["variant"], list(meta["classes"]), list(meta["input_shape"])

@@ -1,0 +1,37 @@
+"""`mer train` names every file it wrote; `mer predict` takes the model folder or a file in it, and refuses
+anything else in one line naming the folder (a fewshot run, a typo)."""
+
+from __future__ import annotations
+
+from neurotrio.cli import main
+from tests.mer.synth_layouts import make_composite
+
+from .test_cli import TINY
+
+
+def test_train_names_its_files_and_predict_finds_the_model_folder(tmp_path, capsys):
+    data = make_composite(tmp_path / "data", n_subjects=2, per_subject=6)
+    loso = tmp_path / "loso"
+    assert main(["mer", "train", "--variant", "P", "--dataset", "composite", "--data", str(data), "--folds", "1",
+                 "--out", str(loso), "--quiet", *TINY]) == 0
+    # before: "results in …/results.json and results.md" (predictions.csv and the figures unnamed)
+    assert (f"wrote results.json, results.md, predictions.csv, config.yaml, confusion_P.png, fold_uf1.png to {loso}"
+            in capsys.readouterr().out)
+    model = tmp_path / "model"
+    assert main(["mer", "train", "--variant", "P", "--dataset", "composite", "--data", str(data),
+                 "--protocol", "all", "--out", str(model), "--quiet", *TINY]) == 0
+    assert f"wrote model.safetensors, model.json, losses.json, config.yaml to {model}" in capsys.readouterr().out
+
+    png = str(sorted((data / "flow_uvos_28").glob("*.png"))[0])
+    assert main(["mer", "predict", str(model), png]) == 0
+    by_folder = capsys.readouterr().out
+    assert main(["mer", "predict", str(model / "model.safetensors"), png]) == 0  # was "[Errno 20] Not a directory"
+    assert capsys.readouterr().out == by_folder
+
+    other = tmp_path / "fewshot-run"
+    other.mkdir()
+    (other / "model.safetensors").write_bytes(b"")
+    assert main(["mer", "predict", str(other), png]) == 2
+    err = capsys.readouterr().err
+    assert err == ("error: fewshot-run: not a neurotrio mer model folder: no model.json in it (a model folder is "
+                   "written by `neurotrio mer train --protocol all`)\n")
