@@ -3,13 +3,15 @@
     python -m benchmarks.fewshot_gpu                       # on the GPU machine: at most --budget-s 480 s
     python -m benchmarks.fewshot_gpu --set pretrain.epochs=30 --set model.sfe.time_mode=step
     python -m benchmarks.fewshot_gpu --tiny                # the CPU check of the whole path (synthetic data)
-    python -m benchmarks.fewshot_gpu --estimate --precision fp32   # FLOPs of the run and H200 seconds (CPU)
+    python -m benchmarks.fewshot_gpu --estimate            # FLOPs of the run and the H200 seconds they take
 
 The recipe is ``benchmarks.fewshot_omniglot --full`` (width 1, T = 4, stride 2 on layers 2 and 4 → 7×7 maps,
 training classes × 4 rotations, 60 TET epochs, 4000 fine-tuning episodes, 1000 test episodes per setting),
-with bf16 autocast in pre-training (``--precision``). That recipe does not fit 8 minutes on one GPU (27 GFLOP
-per training image × 69,376 images × 60 epochs = 113 PFLOP of pre-training alone; docs/fewshot.md,
-"Scale-out"), so the script fits the schedule to the budget instead of cutting it off:
+in float32 (TF32 convolutions on the GPU); ``--precision bf16`` autocasts pre-training, faster, but on the
+CPU recipe it validated lower (BENCHMARKS.md, "fewshot-speed-check"). That recipe does not fit 8 minutes
+on one GPU (27 GFLOP per training image × 69,376 images × 60 epochs = 113 PFLOP of pre-training alone;
+``--estimate``; docs/fewshot.md, "Scale-out"), so the script fits the schedule to the budget instead of
+cutting it off:
 
 1. load the data (training and validation classes of the background alphabets, test classes of the
    evaluation alphabets), then time, on this machine, pre-training steps, one validation, fine-tuning
@@ -256,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--budget-s", type=float, default=480.0, help="wall-clock budget of the whole run (seconds)")
     ap.add_argument("--device", default="auto")
-    ap.add_argument("--precision", choices=("fp32", "bf16"), default="bf16", help="pre-training autocast")
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="fp32", help="pre-training autocast")
     ap.add_argument("--root", default="", help="Omniglot folder (default ../shared/data/fewshot/omniglot)")
     ap.add_argument("--cache-dir", default="/tmp/neurotrio_fewshot_cache", help="decoded-data cache (outside the repo)")
     ap.add_argument("--calibration-steps", type=int, default=5)
