@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from neurotrio.cli import main
-from neurotrio.core.errors import ConfigError
+from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.fewshot.evaluate import TensorSet
 from neurotrio.fewshot.scoring import check_settings
 
@@ -20,12 +20,12 @@ def _split(n_classes: int, per_class: int) -> TensorSet:
 
 def test_check_settings_names_the_settings_that_fit():
     check_settings(["5w1s", "5w5s"], _split(6, 20), 15)
-    with pytest.raises(ConfigError) as exc:
+    with pytest.raises(InputError) as exc:
         check_settings(["5w1s", "20w1s", "5w5s"], _split(6, 20), 15)
     msg = str(exc.value)
-    assert msg.startswith("eval.settings: 20w1s needs 20 test classes") and "has 6 such classes" in msg
+    assert msg.startswith("eval.settings: 20w1s (20-way 1-shot) needs 20 test classes") and "has 6 such classes" in msg
     assert "--set eval.settings=[5w1s,5w5s]" in msg
-    with pytest.raises(ConfigError, match="lower eval.n_query"):
+    with pytest.raises(InputError, match="lower eval.n_query"):
         check_settings(["5w5s"], _split(6, 19), 15)  # 5 + 15 = 20 images per class needed
     with pytest.raises(ConfigError, match="not like '5w1s'"):
         check_settings(["five-way"])
@@ -41,5 +41,5 @@ def test_eval_refuses_20_way_on_8_test_classes_in_one_line(tmp_path, capsys):
     assert main(["fewshot", "eval", "--weights", str(model / "model.safetensors"), "--out", str(out), "--quiet",
                  "--set", "eval.episodes=2", "--set", "eval.settings=[5w1s,20w1s]"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: eval.settings: 20w1s needs 20 test classes") and err.count("\n") == 1
+    assert err.startswith("error: eval.settings: 20w1s (20-way 1-shot) needs 20 test classes") and err.count("\n") == 1
     assert "--set eval.settings=[5w1s]" in err and not out.exists()

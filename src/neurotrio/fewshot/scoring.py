@@ -112,11 +112,11 @@ def check_settings(settings: Any, test: TensorSet | None = None, n_query: int = 
     with at least K + ``n_query`` images each (``EpisodeSampler``'s rule).
 
     Raises:
-        ConfigError: a setting is misspelt or needs more classes than the test split has.
+        ConfigError: a setting is misspelt.
+        InputError: a setting needs more classes than the test split has (as ``EpisodeSampler`` would raise).
     """
     import torch
 
-    from neurotrio.core.errors import ConfigError
     from neurotrio.fewshot.evaluate import parse_setting
 
     parsed = {s: parse_setting(s) for s in settings}
@@ -130,9 +130,9 @@ def check_settings(settings: Any, test: TensorSet | None = None, n_query: int = 
         fits = [s for s in parsed if s not in bad]
         hint = (f"--set eval.settings=[{','.join(fits)}] runs the others" if fits else
                 "lower eval.n_query, or lift data.max_classes / data.max_per_class")
-        raise ConfigError(f"eval.settings: {bad[0]} needs {n} test classes with at least {k + n_query} images "
-                          f"(K + eval.n_query={n_query}); this test split has {usable[bad[0]]} such classes "
-                          f"({test.n_classes} in all): {hint}")
+        raise InputError(None, f"eval.settings: {bad[0]} ({n}-way {k}-shot) needs {n} test classes with at least "
+                               f"{k + n_query} images (K + eval.n_query={n_query}); this test split has "
+                               f"{usable[bad[0]]} such classes ({test.n_classes} in all): {hint}")
 
 
 def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | None = None,
