@@ -14,10 +14,22 @@ def test_one_validation_class_is_refused_before_training(tmp_path, capsys):
     # 5 synthetic classes → 3 train / 1 val / 1 test. Before: "best val acc 100.00 %" from 1-way episodes, and
     # the kept epoch chosen on them (seen with `simulate-events --limit 6` + `train --set data.events_dir=…`)
     out = tmp_path / "run"
-    assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=5", "--out", str(out)]) == 2
+    assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=5", "--set", "finetune.n_way=3",
+                 "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: only 1 validation class") and "data.val_fraction" in err and err.count("\n") == 1
-    assert not out.exists()
+    assert err.startswith("error: validation episodes need at least 2 validation classes") and err.count("\n") == 1
+    assert "this validation split has 1 (1 in all, data.val_fraction=" in err and not out.exists()
+
+
+def test_too_few_training_classes_for_fine_tuning_is_refused_before_pre_training(tmp_path, capsys):
+    # 10 synthetic classes → 6 training classes; 8-way fine-tuning failed in EpisodeSampler only after the
+    # whole pre-training had run (30 min with the recipe), and nothing was written
+    out = tmp_path / "run"
+    assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=10", "--set", "finetune.n_way=8",
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: fine-tuning episodes need finetune.n_way=8 training classes") and "has 6" in err
+    assert "epoch" not in err and not out.exists()
 
 
 def test_train_says_how_many_ways_and_classes_validation_used(tmp_path, capsys):

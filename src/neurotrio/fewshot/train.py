@@ -305,6 +305,35 @@ def finetune(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
     return hist.epochs
 
 
+def check_episode_classes(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> None:
+    """Refuse splits the episodes cannot use, before pre-training rather than after it.
+
+    Fine-tuning needs ``finetune.n_way`` training classes, validation ``min(n_way, validation classes)``
+    ≥ 2 validation classes (a 1-way episode always scores 100 %), each with ``k_shot + n_query`` images
+    (``EpisodeSampler``'s rule, which would otherwise stop the run only when it gets there).
+
+    Raises:
+        ConfigError: naming the settings to change.
+    """
+    ft = cfg.finetune
+    need = ft.k_shot + ft.n_query
+
+    def filled(split: TensorSet) -> int:
+        return int((torch.bincount(split.targets) >= need).sum())
+
+    if ft.episodes > 0 and filled(train) < ft.n_way:
+        raise ConfigError(f"fine-tuning episodes need finetune.n_way={ft.n_way} training classes with at least "
+                          f"{need} images (finetune.k_shot + finetune.n_query); this training split has "
+                          f"{filled(train)} ({train.n_classes} in all): lower them, or use more classes")
+    if cfg.pretrain.epochs > 0 or ft.episodes > 0:
+        ways = min(ft.n_way, val.n_classes)
+        if ways < 2 or filled(val) < ways:
+            raise ConfigError(f"validation episodes need at least 2 validation classes with at least {need} images "
+                              f"(finetune.k_shot + finetune.n_query); this validation split has {filled(val)} "
+                              f"({val.n_classes} in all, data.val_fraction={cfg.data.val_fraction}): raise "
+                              "data.val_fraction, lower finetune.n_query, or use more classes")
+
+
 def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[FewShotNet, dict[str, Any]]:
     """Build the model for ``cfg`` and run both stages; returns the model and a history record.
 
@@ -312,10 +341,7 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
     the same validation episodes just before fine-tuning); otherwise the pre-trained weights are
     restored. ``record["kept"]`` says which (``"finetuned"`` or ``"pretrained"``).
     """
-    if (cfg.pretrain.epochs > 0 or cfg.finetune.episodes > 0) and val.n_classes < 2:  # a 1-way episode scores 100 %
-        raise ConfigError(f"only {val.n_classes} validation class (data.val_fraction={cfg.data.val_fraction} of "
-                          f"{train.n_classes + val.n_classes} classes); validation episodes need at least 2: "
-                          "raise data.val_fraction or use more classes")
+    check_episode_classes(cfg, train, val)
     gen = seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model_cfg = resolve_model_config(cfg, train)
