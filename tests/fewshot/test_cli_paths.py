@@ -49,3 +49,16 @@ def test_energy_help_says_where_its_data_and_model_come_from(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "(default: the model's training data with --weights, omniglot with --untrained)" in text
     assert "--untrained only: with --weights the model's own" in text
+
+
+def test_eval_help_says_which_seed_draws_the_test_episodes(capsys):
+    # "--seed: random seed" read as "other episodes"; evaluate_model draws them with eval.seed only
+    import pytest
+
+    from neurotrio.cli import main
+    from neurotrio.fewshot.evaluate import EvalConfig
+
+    with pytest.raises(SystemExit):
+        main(["fewshot", "eval", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"the test episodes are drawn with eval.seed (default {EvalConfig().seed}" in text

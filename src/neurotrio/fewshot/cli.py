@@ -169,7 +169,9 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--method", choices=("fslsnn", "protonet"),
                            help="model (default: fslsnn)" + ("; --untrained only: with --weights the model's own"
                                                              if energy else ""))
-        p.add_argument("--seed", type=int, help="random seed (default 0)")
+        p.add_argument("--seed", type=int, help="random seed (default 0)" + (
+            "; it seeds the data split, the test episodes are drawn with eval.seed (default 1234, "
+            "--set eval.seed=N)" if scoring else ""))
         p.add_argument("--device", help="auto (default), cpu, cuda, cuda:1 ...")
         add_config_args(p, example=example)
 
