@@ -35,3 +35,25 @@ def test_train_names_its_files_and_predict_finds_the_model_folder(tmp_path, caps
     err = capsys.readouterr().err
     assert err == ("error: fewshot-run: not a neurotrio mer model folder: no model.json in it (a model folder is "
                    "written by `neurotrio mer train --protocol all`)\n")
+
+
+def test_every_mer_option_has_help(capsys):
+    # `mer info --data`, `--sheet`, `predict --onset/--apex`, `prepare --workers/--size`, `train --seed` had none
+    import argparse
+
+    import pytest
+
+    from neurotrio.cli import main
+
+    for command in ("prepare", "train", "predict", "info"):
+        with pytest.raises(SystemExit):
+            main(["mer", command, "--help"])
+        capsys.readouterr()
+    from neurotrio.microexpression.cli import add_commands
+
+    parser = argparse.ArgumentParser()
+    add_commands(parser)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in sub.choices.items()
+               for a in p._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+    assert missing == []
