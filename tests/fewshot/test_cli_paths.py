@@ -62,3 +62,17 @@ def test_eval_help_says_which_seed_draws_the_test_episodes(capsys):
         main(["fewshot", "eval", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert f"the test episodes are drawn with eval.seed (default {EvalConfig().seed}" in text
+
+
+def test_every_fewshot_option_has_help():
+    # simulate-events --split and --seed had none
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in sub.choices.items()
+               for a in p._actions if not a.help and not isinstance(a, argparse._HelpAction)]
+    assert missing == []
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser()
+    add_commands(parser)
+    return parser
