@@ -186,3 +186,27 @@ def test_reading_a_data_set_shows_progress_when_asked(tmp_path, capsys):
     assert "read omniglot" not in capsys.readouterr().err  # the library is quiet by default
     load_splits(cfg, need=("train", "val"), progress=True)
     assert "read omniglot background" in capsys.readouterr().err
+
+
+def test_energy_writes_all_three_files_or_none_and_records_absolute_weights(trained, tmp_path, capsys,
+                                                                             monkeypatch):
+    import json
+
+    from neurotrio.core.errors import InputError
+    from neurotrio.fewshot import figures
+
+    weights = trained[0] / "model.safetensors"
+    monkeypatch.chdir(trained[0])
+    assert main(["fewshot", "energy", "--weights", "model.safetensors", "--batch", "4", "--quiet",
+                 "--out", str(tmp_path / "e.md")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text())["weights"] == str(weights.resolve())  # was as typed
+
+    def broken_plot(*args, **kwargs):
+        raise InputError("e.png", "cannot draw")
+
+    monkeypatch.setattr(figures, "plot_energy", broken_plot)
+    capsys.readouterr()
+    assert main(["fewshot", "energy", "--weights", "model.safetensors", "--batch", "4", "--quiet",
+                 "--out", str(tmp_path / "f.md")]) == 2
+    assert capsys.readouterr().err == "error: e.png: cannot draw\n"
+    assert not list(tmp_path.glob("f.*"))  # before: f.md and f.json were written first and stayed

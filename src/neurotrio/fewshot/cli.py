@@ -116,20 +116,32 @@ def cmd_energy(args: argparse.Namespace) -> int:
     text = energy_markdown(result)
     print(text)
     if args.out:
+        from neurotrio.core.config import to_dict
         from neurotrio.core.io import atomic_write_text, write_json
         from neurotrio.core.seed import provenance
         from neurotrio.fewshot.figures import plot_energy
-
-        out = Path(args.out)
-        atomic_write_text(out, text + "\n")
-        from neurotrio.core.config import to_dict
         from neurotrio.fewshot.scoring import file_sha256
 
-        sha = {"weights_sha256": file_sha256(args.weights) if args.weights else None}
-        write_json(out.with_suffix(".json"), {**energy_json(result), **sha, "config": to_dict(cfg),
-                                              "provenance": provenance(cfg.seed)})
-        plot_energy(result["snn"], result["ann"], out.with_suffix(".png"), strict=result["snn_strict"],
-                    title=("UNTRAINED " if result["untrained"] else "") + f"{cfg.model.method} on {cfg.data.dataset}")
+        out = Path(args.out)
+        record = {**energy_json(result), "weights_sha256": file_sha256(args.weights) if args.weights else None,
+                  "config": to_dict(cfg), "provenance": provenance(cfg.seed)}
+        for key in ("weights", "ann_weights"):  # absolute, as eval.json records them
+            if getattr(args, key):
+                record[key] = str(Path(getattr(args, key)).resolve())
+        title = ("UNTRAINED " if result["untrained"] else "") + f"{cfg.model.method} on {cfg.data.dataset}"
+        writers = [(out.with_suffix(".png"), lambda p: plot_energy(result["snn"], result["ann"], p,
+                                                                    strict=result["snn_strict"], title=title)),
+                   (out.with_suffix(".json"), lambda p: write_json(p, record)),
+                   (out, lambda p: atomic_write_text(p, text + "\n"))]
+        written: list[Path] = []
+        try:  # each file is atomic; all three or none (a failed figure no longer leaves the .md and .json)
+            for path, write in writers:
+                write(path)
+                written.append(path)
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
         print(f"wrote {out}, {out.with_suffix('.json').name}, {out.with_suffix('.png').name}")
     return 0
 
