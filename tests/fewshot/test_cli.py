@@ -210,3 +210,12 @@ def test_energy_writes_all_three_files_or_none_and_records_absolute_weights(trai
                  "--out", str(tmp_path / "f.md")]) == 2
     assert capsys.readouterr().err == "error: e.png: cannot draw\n"
     assert not list(tmp_path.glob("f.*"))  # before: f.md and f.json were written first and stayed
+
+
+def test_eval_json_records_the_device_that_ran(trained, tmp_path):
+    import json
+
+    weights = trained[0] / "model.safetensors"
+    assert main(["fewshot", "eval", "--weights", str(weights), "--out", str(tmp_path / "e"), "--quiet", *EVAL]) == 0
+    record = json.loads((tmp_path / "e" / "eval.json").read_text())
+    assert record["config"]["device"] == "auto" and record["metrics"]["device"] == "cpu"  # was only "auto"

@@ -149,7 +149,7 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
 
     Returns:
         ``{setting: {"mean", "ci95", "episodes", "n_query"}, "test": describe_test(...), "weights": {...},
-        "n_test_images", "n_test_classes", "embed_s", "eval_s"}``; ``config.yaml`` beside it is the
+        "device", "n_test_images", "n_test_classes", "embed_s", "eval_s"}``; ``config.yaml`` beside it is the
         config that ran (the model's own architecture).
     """
     from neurotrio.core.config import to_dict
@@ -167,6 +167,7 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
     check_settings(cfg.eval.settings, test, cfg.eval.n_query)
     report = evaluate_model(model, test, cfg.eval, device, progress=progress)
     report["test"] = describe_test(cfg.data, test)
+    report["device"] = str(device)  # what ran: config.yaml keeps the requested one ("auto")
     report["weights"] = {"path": str(Path(weights).resolve()), "sha256": file_sha256(weights),
                          "model_config": to_dict(cfg.model), "trained_data": meta.get("data")}
     if out_dir is None:
