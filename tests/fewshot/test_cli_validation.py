@@ -38,5 +38,6 @@ def test_train_says_how_many_ways_and_classes_validation_used(tmp_path, capsys):
     assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=10", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "on 2-way episodes of 2 validation classes, fewer than finetune.n_way=5" in printed
+    assert "trained fslsnn on synthetic (28×28 inputs) in " in printed  # CUB at the recipe's 28 was unsaid
     assert f"wrote model.safetensors, train.json, train.png, config.yaml to {out}" in printed
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "train.json", "train.png", "config.yaml"}

@@ -81,7 +81,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             if val else "no validation")
     kept = record.get("kept_epoch")
     where = f"; kept {kept['stage']} epoch {kept['epoch']}" if kept else ""
-    print(f"trained {cfg.model.method} on {cfg.data.dataset} in {record['pretrain_s'] + record['finetune_s']:.1f} s "
+    size = f"{cfg.data.image_size}×{cfg.data.image_size}"
+    print(f"trained {cfg.model.method} on {cfg.data.dataset} ({size} inputs) in "
+          f"{record['pretrain_s'] + record['finetune_s']:.1f} s "
           f"({best}{where}); wrote model.safetensors, train.json, train.png, config.yaml to {args.out}")
     return 0
 
