@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from neurotrio.cli import main
+from neurotrio.fewshot.train import TrainConfig
 
 TINY = ["--dataset", "synthetic", "--set", "model.backbone.width=0.125", "--set", "model.backbone.time_steps=2",
         "--set", "pretrain.epochs=1", "--set", "pretrain.batch_size=16", "--set", "finetune.episodes=1",
@@ -38,6 +39,7 @@ def test_train_says_how_many_ways_and_classes_validation_used(tmp_path, capsys):
     assert main(["fewshot", "train", *TINY, "--set", "data.synthetic_classes=10", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "on 2-way episodes of 2 validation classes, fewer than finetune.n_way=5" in printed
-    assert "trained fslsnn on synthetic (28×28 inputs) in " in printed  # CUB at the recipe's 28 was unsaid
+    size = TrainConfig().data.image_size  # the recipe's, also for CUB unless --set data.image_size: was unsaid
+    assert f"trained fslsnn on synthetic ({size}×{size} inputs) in " in printed
     assert f"wrote model.safetensors, train.json, train.png, config.yaml to {out}" in printed
     assert {p.name for p in out.iterdir()} == {"model.safetensors", "train.json", "train.png", "config.yaml"}
