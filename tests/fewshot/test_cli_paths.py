@@ -76,3 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser()
     add_commands(parser)
     return parser
+
+
+def _tiny_weights(folder) -> str:
+    """A weights file with an FSL-SNN header (no real model): enough for the checks made before loading."""
+    return str(save_weights(nn.Linear(2, 2), folder / "model.safetensors",
+                            metadata={"model_config": {}, "data": {"dataset": "omniglot", "root": "/data/omniglot"}}))

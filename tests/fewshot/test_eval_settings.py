@@ -43,3 +43,20 @@ def test_eval_refuses_20_way_on_8_test_classes_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: eval.settings: 20w1s (20-way 1-shot) needs 20 test classes") and err.count("\n") == 1
     assert "--set eval.settings=[5w1s]" in err and not out.exists()
+
+
+def test_eval_needs_two_episodes_for_its_ci(tmp_path):
+    # eval.episodes=1 wrote "21.33 ± nan %" and `"ci95": NaN` (not valid JSON); 0 failed after reading the data
+    from dataclasses import replace
+
+    from neurotrio.fewshot.scoring import run_evaluation
+    from neurotrio.fewshot.train import TrainConfig
+
+    from .test_cli_paths import _tiny_weights
+
+    cfg = TrainConfig()
+    for episodes in (0, 1):
+        with pytest.raises(ConfigError, match=f"eval.episodes must be at least 2 .*got {episodes}"):
+            run_evaluation(_tiny_weights(tmp_path), replace(cfg, eval=replace(cfg.eval, episodes=episodes)),
+                           tmp_path / "e")
+    assert not (tmp_path / "e").exists()

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from neurotrio.core.errors import InputError
+from neurotrio.core.errors import ConfigError, InputError
 from neurotrio.fewshot.evaluate import DataConfig, TensorSet, evaluate_model, load_model, load_splits
 from neurotrio.fewshot.train import TrainConfig
 
@@ -158,11 +158,14 @@ def run_evaluation(weights: str | Path, cfg: Any = None, out_dir: str | Path | N
     from neurotrio.core.seed import pick_device, seed_everything
 
     cfg = evaluation_config(weights, cfg)
+    check_settings(cfg.eval.settings)
+    if cfg.eval.episodes < 2 or cfg.eval.n_query < 1:  # else a NaN CI (invalid JSON in eval.json) or no queries
+        raise ConfigError(f"eval.episodes must be at least 2 for a 95 % CI (got {cfg.eval.episodes}) and eval.n_query "
+                          f"at least 1 (got {cfg.eval.n_query})")
     meta = model_metadata(weights)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     model = load_model(weights, cfg.data.image_size).to(device)
-    check_settings(cfg.eval.settings)
     test = load_splits(cfg.data, need=("test",), seed=cfg.seed, progress=progress)["test"]
     check_settings(cfg.eval.settings, test, cfg.eval.n_query)
     report = evaluate_model(model, test, cfg.eval, device, progress=progress)
