@@ -57,3 +57,15 @@ def test_every_mer_option_has_help(capsys):
     missing = [f"{name} {'/'.join(a.option_strings) or a.dest}" for name, p in sub.choices.items()
                for a in p._actions if not a.help and not isinstance(a, argparse._HelpAction)]
     assert missing == []
+
+
+def test_train_records_absolute_data_folders(tmp_path, monkeypatch):
+    # config.yaml said `data: ../shared/...` as typed: relative to wherever the command had been started
+    import yaml
+
+    make_composite(tmp_path / "data", n_subjects=2, per_subject=6)
+    monkeypatch.chdir(tmp_path)
+    assert main(["mer", "train", "--variant", "P", "--dataset", "composite", "--data", "data", "--folds", "1",
+                 "--out", "loso", "--quiet", *TINY]) == 0
+    saved = yaml.safe_load((tmp_path / "loso" / "config.yaml").read_text())
+    assert saved["data"] == str(tmp_path / "data") and saved["cache_dir"] == str(tmp_path / ".mer_cache")

@@ -76,6 +76,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(LosoConfig, args, dataset=args.dataset, data=args.data, sheet=args.sheet,
                            variants=variants, max_folds=args.folds, seed=args.seed, device=args.device,
                            cache_dir=args.cache)
+    import os
+    from dataclasses import replace
+
+    # absolute in config.yaml / results.json, so they say which folders ran wherever they are read
+    cfg = replace(cfg, **{k: os.path.abspath(os.path.expanduser(v)) for k in ("data", "sheet", "cache_dir")
+                          if (v := getattr(cfg, k))})
     if args.protocol == "all":
         out = train_final(cfg, args.out, progress=not args.quiet)
         if not is_main():
