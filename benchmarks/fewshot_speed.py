@@ -29,6 +29,7 @@ Data: ``../shared/data/fewshot/omniglot`` (development data). Writes the ``fewsh
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from dataclasses import dataclass, replace
@@ -271,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         + ([f"--check-steps {args.check_steps}"] if args.check_steps else [])
         + [f"--check {c}" for c in args.check or []])
     parts, checks_md = [], []
-    t_start = time.perf_counter()
+    t_start, load_start = time.perf_counter(), os.getloadavg()[0]
     for name in presets:
         cfg = apply_overrides(TrainConfig(), PRESETS[name] + args.overrides)
         bb, s = cfg.model.backbone, cfg.data.image_size
@@ -293,7 +294,8 @@ def main(argv: list[str] | None = None) -> int:
                                  f"| {c['precision']} | {c['train_loss']:.3f} | {c['val_acc']:.1f} | {c['wall_s']:.0f} |"
                                  for c in checks))
     total = time.perf_counter() - t_start
-    note = args.note or "load not stated"
+    note = (f"{args.note + '; ' if args.note else ''}1-minute load average {load_start:.1f} at the start, "
+            f"{os.getloadavg()[0]:.1f} at the end (2 = both cores busy)")
     if parts:
         text = f"""### fewshot-speed: FSL-SNN pre-training speed on this CPU (candidates vs today's code, one run)
 
