@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 from torch import nn
@@ -79,3 +81,21 @@ def test_sfe_runs_in_float32_under_bf16_autocast(time_mode):
     assert seen == {torch.float32} and out.dtype == torch.float32
     # the only difference is the bf16 rounding of the input
     assert torch.allclose(out, sfe(f0.bfloat16().float()).detach()) and torch.allclose(out, ref, atol=0.05)
+
+
+def test_channels_last_pretraining_trains_the_model_and_restores_the_layout():
+    cfg = tiny_config("bf16")
+    cfg = replace(cfg, pretrain=replace(cfg.pretrain, channels_last=True))
+    splits = load_splits(cfg.data, need=("train", "val"))
+    gen = seed_everything(0)
+    model = build_model(resolve_model_config(cfg, splits["train"]))
+    conv = [m for m in model.modules() if isinstance(m, nn.Conv2d)][1]  # in_channels > 1: layouts differ
+    before = conv.weight.detach().clone()
+    layouts = set()
+    conv.register_forward_hook(lambda m, i, o: layouts.add(
+        (torch.is_grad_enabled(), m.weight.is_contiguous(memory_format=torch.channels_last))))
+    hist = pretrain(model, splits["train"], splits["val"], cfg, torch.device("cpu"), gen)
+    assert (True, True) in layouts and (True, False) not in layouts  # every training step channels-last
+    assert conv.weight.is_contiguous() and not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not torch.equal(conv.weight.detach(), before)  # the optimizer updated the model's own weights
+    assert torch.isfinite(torch.tensor(hist[0]["train_loss"]))

@@ -65,7 +65,9 @@ class PretrainConfig:
     ``precision="bf16"`` runs each step's forward pass under ``torch.autocast`` with bfloat16 (weights,
     gradients and the optimizer stay float32; the loss is taken in float32; validation stays float32).
     Its speed and a validation-class accuracy check on this AVX-512 BF16 CPU: ``benchmarks/fewshot_speed.py``
-    (BENCHMARKS.md, "fewshot-speed").
+    (BENCHMARKS.md, "fewshot-speed"). ``channels_last=True`` keeps the 2-D convolutions' weights in
+    channels-last memory layout during pre-training (same arithmetic; with bf16 it was the fastest form on
+    this CPU, same benchmark) and restores the default layout afterwards.
     """
 
     epochs: int = 12
@@ -75,6 +77,7 @@ class PretrainConfig:
     weight_decay: float = 5e-4
     grad_clip: float | None = 5.0
     precision: Literal["fp32", "bf16"] = "fp32"
+    channels_last: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,11 +234,18 @@ def pretrain(model: FewShotNet, train: TensorSet, val: TensorSet, cfg: TrainConf
             logits = net(x)
         return tet_loss(logits.float(), y, cfg.loss.tet_lambda, cfg.loss.tet_phi)
 
-    with frozen(getattr(model, "cfc", None)):  # unused here; DDP needs every trained parameter used
-        hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
-                   validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1), select="val_acc",
-                   checkpoint=checkpoint, resume=checkpoint is not None, progress=cfg.progress, desc="pretrain",
-                   max_grad_norm=pc.grad_clip)
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)] if pc.channels_last else []
+    for m in convs:  # in place (param.data), so the optimizer's parameters stay the model's
+        m.to(memory_format=torch.channels_last)
+    try:
+        with frozen(getattr(model, "cfc", None)):  # unused here; DDP needs every trained parameter used
+            hist = fit(model, loader, opt, pc.epochs, device, step=step, scheduler=sched, scheduler_per_batch=True,
+                       validate=lambda m: validation_score(m, train, val, cfg, device, cfg.seed + 1),
+                       select="val_acc", checkpoint=checkpoint, resume=checkpoint is not None,
+                       progress=cfg.progress, desc="pretrain", max_grad_norm=pc.grad_clip)
+    finally:
+        for m in convs:
+            m.to(memory_format=torch.contiguous_format)
     return hist.epochs
 
 
