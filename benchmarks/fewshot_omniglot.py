@@ -81,7 +81,7 @@ Machine: {tr['machine']}, shared with other jobs. Wall time: data {tr['load_s']:
 |---|---|---|---|
 {rows}
 
-{"" if args.full else "A CPU-scale recipe fitted to about an hour of one shared core; it is below MESM (docs/fewshot.md, 'Where it stops'). The `--full` GPU run is pending (no GPU in this session)."}
+{"" if args.full else "The CPU-scale recipe (issue 9's targets: 95.0 / 98.0 / 85.0 / 93.5); where it stops: docs/fewshot.md. The `--full` GPU run: benchmarks/fewshot_gpu.py."}
 """
     write_section("fewshot-omniglot", text, args.no_write)
     return 0
