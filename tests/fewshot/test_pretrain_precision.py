@@ -66,23 +66,6 @@ def test_unknown_precision_is_one_config_error():
         pretrain(model, splits["train"], splits["val"], cfg, torch.device("cpu"), torch.Generator())
 
 
-@pytest.mark.parametrize("time_mode", ["fold", "step"])
-def test_sfe_runs_in_float32_under_bf16_autocast(time_mode):
-    from neurotrio.fewshot.sfe import SFE, SFEConfig
-
-    sfe = SFE(8, 2, SFEConfig(time_mode=time_mode)).eval()
-    seen = set()
-    sfe.down[0].register_forward_hook(lambda m, i, o: seen.add(o.dtype))
-    f0 = torch.rand(2, 2, 8, 5, 5)
-    with torch.no_grad():
-        ref = sfe(f0)
-        with torch.autocast("cpu", dtype=torch.bfloat16):
-            out = sfe(f0.bfloat16())
-    assert seen == {torch.float32} and out.dtype == torch.float32
-    # the only difference is the bf16 rounding of the input
-    assert torch.allclose(out, sfe(f0.bfloat16().float()).detach()) and torch.allclose(out, ref, atol=0.05)
-
-
 def test_channels_last_pretraining_trains_the_model_and_restores_the_layout():
     cfg = tiny_config("bf16")
     cfg = replace(cfg, pretrain=replace(cfg.pretrain, channels_last=True))

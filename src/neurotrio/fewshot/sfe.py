@@ -17,7 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -79,15 +78,6 @@ class SFE(nn.Module):
         return corr.permute(0, 1, 4, 2, 3)  # (N, C, HW, U, V)
 
     def forward(self, f0: Tensor) -> Tensor:
-        if torch.is_autocast_enabled(f0.device.type):
-            # float32 under autocast: in bf16 the normalised self-correlation cost 2.4 pp of validation
-            # accuracy after 250 pre-training steps (2 seeds); in float32 it matched fp32 training within
-            # noise (BENCHMARKS.md, "fewshot-speed-check"). A small share of the CPU recipes' FLOPs.
-            with torch.autocast(f0.device.type, enabled=False):
-                return self._forward(f0.float())
-        return self._forward(f0)
-
-    def _forward(self, f0: Tensor) -> Tensor:
         b, t, c, h, w = f0.shape
         x = f0.reshape(b, t * c, h, w) if self.cfg.time_mode == "fold" else f0.reshape(b * t, c, h, w)
         n, cc = x.shape[:2]
