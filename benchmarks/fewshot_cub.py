@@ -1,7 +1,7 @@
 """FSL-SNN on CUB (the 100 development classes: FEAT-train classes train, FEAT-val select, FEAT-test test),
 5w1s and 5w5s beside ProtoNet Conv-4; writes the ``fewshot-cub`` section of BENCHMARKS.md.
 
-    OMP_NUM_THREADS=1 python -m benchmarks.fewshot_cub         # CPU scale (42×42 inputs, ~15-20 min)
+    OMP_NUM_THREADS=1 python -m benchmarks.fewshot_cub         # CPU scale (40×40 inputs, 5×5 maps)
     python -m benchmarks.fewshot_cub --full                     # 84×84, paper scale, for a GPU
 
 Data: ``../shared/data/fewshot/cub`` (46 train, 32 val, 22 test classes present); development data.
@@ -9,6 +9,7 @@ Data: ``../shared/data/fewshot/cub`` (46 train, 32 val, 22 test classes present)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.fewshot_common import (
@@ -31,15 +32,16 @@ def config(full: bool, cache_dir: str):
     from neurotrio.fewshot.model import BackboneConfig
     from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig
 
-    data = DataConfig(dataset="cub", root=str(shared_data() / "fewshot" / "cub"), image_size=84 if full else 42,
+    data = DataConfig(dataset="cub", root=str(shared_data() / "fewshot" / "cub"), image_size=84 if full else 40,
                       cache_dir=cache_dir)
     ev = EvalConfig(settings=("5w1s", "5w5s"), episodes=600, val_episodes=100)
     if full:
         return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=1.0, time_steps=4, in_channels=3)),
                            data=data, pretrain=PretrainConfig(epochs=100, batch_size=64, lr=0.05),
                            finetune=FinetuneConfig(episodes=2000, val_every=200), eval=ev)
-    return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=0.25, time_steps=2, in_channels=3)),
-                       data=data, pretrain=PretrainConfig(epochs=2, batch_size=32, lr=0.05),
+    recipe = TrainConfig().model  # the Omniglot recipe's network; strides on layers 2, 4, 6 → 5×5 at 40×40
+    return TrainConfig(model=replace(recipe, backbone=replace(recipe.backbone, in_channels=3, stride_layers=(2, 4, 6))),
+                       data=data, pretrain=PretrainConfig(epochs=15, batch_size=32, lr=0.05),
                        finetune=FinetuneConfig(episodes=30, val_every=15, n_query=10), eval=ev)
 
 
