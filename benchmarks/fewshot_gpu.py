@@ -1,17 +1,18 @@
 """FSL-SNN at paper scale on one GPU within a wall-clock budget: trains, tests, prints the Omniglot table.
 
     python -m benchmarks.fewshot_gpu                       # on the GPU machine: at most --budget-s 480 s
-    python -m benchmarks.fewshot_gpu --set pretrain.epochs=30 --set model.sfe.time_mode=step
+    python -m benchmarks.fewshot_gpu --precision bf16 --set pretrain.epochs=30
     python -m benchmarks.fewshot_gpu --tiny                # the CPU check of the whole path (synthetic data)
     python -m benchmarks.fewshot_gpu --estimate            # FLOPs of the run and the H200 seconds they take
 
-The recipe is ``benchmarks.fewshot_omniglot --full`` (width 1, T = 4, stride 2 on layers 2 and 4 → 7×7 maps,
-training classes × 4 rotations, 60 TET epochs, 4000 fine-tuning episodes, 1000 test episodes per setting),
-in float32 (TF32 convolutions on the GPU); ``--precision bf16`` autocasts pre-training, faster, but on the
-CPU recipe it validated lower (BENCHMARKS.md, "fewshot-speed-check"). That recipe does not fit 8 minutes
-on one GPU (27 GFLOP per training image × 69,376 images × 60 epochs = 113 PFLOP of pre-training alone;
-``--estimate``; docs/fewshot.md, "Scale-out"), so the script fits the schedule to the budget instead of
-cutting it off:
+The recipe is ``benchmarks.fewshot_omniglot --full``: today's ``TrainConfig()`` recipe (20×20 inputs, step-mode
+SFE) at width 1, T = 4, stride 2 on layers 2 and 4 (→ 5×5 maps), training classes × 4 rotations, 60 TET epochs,
+4000 fine-tuning episodes, 1000 test episodes per setting; in float32 (TF32 convolutions on the GPU).
+``--precision bf16`` autocasts pre-training: faster, but in 250-step checks on the CPU it validated 1.5 pp
+lower on average (BENCHMARKS.md, "fewshot-speed-check"). ``--estimate`` counts 6.55 GFLOP per training image,
+27 PFLOP of pre-training: 149 s at 40 % of one H200's dense TF32 peak, before 32,520 steps' elementwise work
+and kernel launches, 60 validations, 4000 fine-tuning and 8000 test episodes; whether it all fits 8 minutes
+is not known, so the script fits the schedule to the budget instead of cutting it off:
 
 1. load the data (training and validation classes of the background alphabets, test classes of the
    evaluation alphabets), then time, on this machine, pre-training steps, one validation, fine-tuning
