@@ -111,3 +111,26 @@ def write_section(key: str, text: str, no_write: bool) -> None:
     print(text)
     if not no_write:
         update_markdown_section(ROOT / "BENCHMARKS.md", key, text)
+
+
+class BudgetedLoader:
+    """The first ``steps`` batches of ``loader`` per pass (``len`` too, so the cosine schedule spans the
+    plan), and none once ``time.perf_counter()`` passes ``deadline`` (``stopped_at`` records the step)."""
+
+    def __init__(self, loader: Any, steps: int, deadline: float):
+        self.loader, self.steps, self.deadline = loader, min(steps, len(loader)), deadline
+        self.generator, self.sampler = getattr(loader, "generator", None), getattr(loader, "sampler", None)
+        self.done, self.stopped_at = 0, None
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def __iter__(self):
+        for i, batch in enumerate(self.loader):
+            if i >= self.steps:
+                break
+            if time.perf_counter() > self.deadline:
+                self.stopped_at = self.stopped_at or self.done
+                break
+            self.done += 1
+            yield batch

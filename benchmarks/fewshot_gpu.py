@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from benchmarks.fewshot_common import MESM, apply_overrides, fmt, machine, protonet_readout
+from benchmarks.fewshot_common import MESM, BudgetedLoader, apply_overrides, fmt, machine, protonet_readout
 
 
 @dataclass(frozen=True)
@@ -89,29 +89,6 @@ def plan_budget(left_s: float, step_s: float, val_s: float, episode_s: float, te
     if epochs < 1:
         epochs, steps = 1, max(1, min(steps_per_epoch, int((pre_s - val_s) / step_s)))
     return Plan(epochs, steps, episodes, val_every, epochs * (steps * step_s + val_s), ft_s, test_s)
-
-
-class BudgetedLoader:
-    """The first ``steps`` batches of ``loader`` per pass (``len`` too, so the cosine schedule spans the
-    plan), and none once ``time.perf_counter()`` passes ``deadline`` (``stopped_at`` records the step)."""
-
-    def __init__(self, loader: Any, steps: int, deadline: float):
-        self.loader, self.steps, self.deadline = loader, min(steps, len(loader)), deadline
-        self.generator, self.sampler = getattr(loader, "generator", None), getattr(loader, "sampler", None)
-        self.done, self.stopped_at = 0, None
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __iter__(self):
-        for i, batch in enumerate(self.loader):
-            if i >= self.steps:
-                break
-            if time.perf_counter() > self.deadline:
-                self.stopped_at = self.stopped_at or self.done
-                break
-            self.done += 1
-            yield batch
 
 
 @contextmanager

@@ -82,28 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class _Capped:
-    """The first ``steps`` batches of a loader (its ``len`` too, so the cosine schedule completes)."""
-
-    def __init__(self, loader, steps: int):
-        self.loader, self.steps = loader, min(steps, len(loader))
-        self.generator, self.sampler = getattr(loader, "generator", None), getattr(loader, "sampler", None)
-
-    def __len__(self) -> int:
-        return self.steps
-
-    def __iter__(self):
-        for i, batch in enumerate(self.loader):
-            if i >= self.steps:
-                break
-            yield batch
-
-
 def _cap_loader(steps: int) -> None:
+    from benchmarks.fewshot_common import BudgetedLoader
     from neurotrio.core import distributed
 
     make = distributed.make_loader
-    distributed.make_loader = lambda *a, **k: _Capped(make(*a, **k), steps)
+    distributed.make_loader = lambda *a, **k: BudgetedLoader(make(*a, **k), steps, deadline=float("inf"))
 
 
 if __name__ == "__main__":
