@@ -19,7 +19,6 @@ Writes the ``mer-faces`` section of BENCHMARKS.md (``--no-write`` to only print)
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -27,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.mer_preprocess import casme2_sequences
+
 ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.mer_faces"
 
 
-def shared_data() -> Path:
-    return Path(os.environ.get("NEUROTRIO_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
 
 
 @dataclass(frozen=True)
@@ -110,10 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     from neurotrio.microexpression.frames import read_frames
 
     cv2.setNumThreads(1)
-    data = shared_data() / "microexpression" / "casme2_sequences"
-    seqs = sorted(p for p in data.glob("sub*/EP*") if p.is_dir())
-    if not seqs:
-        print(f"skip: no CASME II sequences under {data} (set NEUROTRIO_SHARED_DATA)", file=sys.stderr)
+    seqs = casme2_sequences()
+    if seqs is None:
         return 0
     hog = FaceAligner(fallback=None)
     haar = HaarDetector()

@@ -40,6 +40,16 @@ def shared_data() -> Path:
     return Path(os.environ.get("NEUROTRIO_SHARED_DATA", ROOT.parent / "shared" / "data")).resolve()
 
 
+def casme2_sequences() -> list[Path] | None:
+    """The development data's CASME II sequence folders, or None (after one line on stderr) when absent."""
+    data = shared_data() / "microexpression" / "casme2_sequences"
+    seqs = sorted(p for p in data.glob("sub*/EP*") if p.is_dir())
+    if not seqs:
+        print(f"skip: no CASME II sequences under {data} (set NEUROTRIO_SHARED_DATA)", file=sys.stderr)
+        return None
+    return seqs
+
+
 def cpu_seconds() -> float:
     """User + system CPU time of this process and of its finished (reaped) child processes."""
     import resource
@@ -133,10 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     import cv2
 
     cv2.setNumThreads(1)
-    data = shared_data() / "microexpression" / "casme2_sequences"
-    seqs = sorted(p for p in data.glob("sub*/EP*") if p.is_dir())
-    if not seqs:
-        print(f"skip: no CASME II sequences under {data} (set NEUROTRIO_SHARED_DATA)", file=sys.stderr)
+    seqs = casme2_sequences()
+    if seqs is None:
         return 0
     if args.grid:
         grid(seqs)
