@@ -78,7 +78,7 @@ def test_predict_with_a_folder_that_is_not_a_model(tmp_path, capsys):
     data = make_composite(tmp_path / "d", n_subjects=1, per_subject=3)
     png = next((data / "flow_uvos_28").glob("*.png"))
     err = _run_err(["mer", "predict", str(tmp_path), str(png)], capsys)
-    assert "model.json: not a neurotrio mer model folder" in err
+    assert f"{tmp_path.name}: not a neurotrio mer model folder: no model.json in it" in err
 
 
 @pytest.mark.parametrize("extra", [["--onset", "3"], ["--apex", "2"]])
