@@ -130,3 +130,17 @@ def test_omniglot_splits_on_real_zips(shared_data, tmp_path):
     assert not names  # evaluation alphabets never share a character with the background alphabets
     again = load_splits(cfg)  # from the cache
     assert torch.equal(again["test"].images, s["test"].images)
+
+
+def test_without_fine_tuning_the_record_says_pretrained():
+    """With finetune.episodes=0 the model returned is the pre-trained one, and the record must say so."""
+    from dataclasses import replace
+
+    from neurotrio.fewshot.train import train_model
+
+    torch.set_num_threads(1)
+    cfg = smoke_config()
+    cfg = replace(cfg, pretrain=replace(cfg.pretrain, epochs=1), finetune=replace(cfg.finetune, episodes=0))
+    s = load_splits(cfg.data)
+    _, record = train_model(cfg, s["train"], s["val"])
+    assert record["kept"] == "pretrained" and record["finetune_history"] == []

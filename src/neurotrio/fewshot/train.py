@@ -349,7 +349,7 @@ def train_model(cfg: TrainConfig, train: TensorSet, val: TensorSet) -> tuple[Few
     t0 = time.perf_counter()
     hist_pre = pretrain(model, train, val, cfg, device, gen)
     t1 = time.perf_counter()
-    kept, start_val = "finetuned", None
+    kept, start_val = ("finetuned" if cfg.finetune.episodes > 0 else "pretrained"), None
     if cfg.finetune.episodes > 0:
         start_val = validation_score(model, train, val, cfg, device, cfg.seed + 1)["val_acc"]
         start_state = copy.deepcopy(model.state_dict())
