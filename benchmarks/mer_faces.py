@@ -32,8 +32,6 @@ ROOT = Path(__file__).resolve().parents[1]
 COMMAND = "OMP_NUM_THREADS=1 .venv/bin/python -m benchmarks.mer_faces"
 
 
-
-
 @dataclass(frozen=True)
 class Degradation:
     """How a copy is made: face scale, grey or colour, contrast and brightness factors, blur σ and noise σ."""

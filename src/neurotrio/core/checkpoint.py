@@ -32,21 +32,34 @@ def save_weights(model: nn.Module, path: str | Path, metadata: dict[str, Any] | 
     return Path(path)
 
 
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """The neurotrio metadata of a safetensors file, from its header only (no tensor is read).
+
+    Raises:
+        CheckpointError: the file is missing or is not a safetensors file.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(path, "model file not found")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return json.loads((fh.metadata() or {}).get("neurotrio", "{}"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(path, f"not a safetensors model file ({str(exc).splitlines()[0][:120]})") from None
+
+
 def read_weights(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Read a safetensors file into (state dict, metadata); a clear error for anything else."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(path, "model file not found")
+    meta = read_metadata(path)
     try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads((fh.metadata() or {}).get("neurotrio", "{}"))
         state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError, json.JSONDecodeError) as exc:
+    except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(path, f"not a safetensors model file ({str(exc).splitlines()[0][:120]})") from None
     for name, tensor in state.items():  # safetensors has no checksum: overwritten bytes often decode as NaN
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):

@@ -25,20 +25,10 @@ def model_metadata(weights: str | Path) -> dict[str, Any]:
     Raises:
         InputError / CheckpointError: not a safetensors file, or one without an FSL-SNN model config.
     """
-    import json
-
-    from safetensors import SafetensorError, safe_open
-
-    from neurotrio.core.errors import CheckpointError
+    from neurotrio.core.checkpoint import read_metadata
 
     path = Path(weights)
-    if not path.is_file():
-        raise CheckpointError(path, "model file not found")
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            meta = json.loads((fh.metadata() or {}).get("neurotrio", "{}"))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(path, f"not a safetensors model file ({str(exc).splitlines()[0][:120]})") from None
+    meta = read_metadata(path)
     if "model_config" not in meta:
         raise InputError(path, "no FSL-SNN model config in this weights file (not written by fewshot train)")
     return meta
