@@ -36,6 +36,9 @@ def run_recipe(x, y, subjects, outer, recipe: dict, k: int, seed: int) -> dict:
     from neurotrio.microexpression.stages import StageConfig, balanced_with_amplification, train_classifier
 
     dev = torch.device("cpu")
+    if recipe.get("center"):         # per-sample median centring (inputs.center_flow), then the usual statistics
+        from neurotrio.microexpression.inputs import center_flow
+        x = center_flow(x)
     if recipe.get("inorm"):          # per-sample: subtract each channel's spatial median, divide by its std
         flat = x.flatten(2)
         x = (x - flat.median(2).values[..., None, None, None]) / flat.std(2).clamp_min(1e-6)[..., None, None, None]

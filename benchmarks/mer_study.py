@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 #: The first study's settings (CA-I3D era) expressed as overrides of today's defaults.
-FIRST = ["model.augment.flip=0", "model.augment.shift=0", "model.phi_range=[1,3]", "model.gfe.epochs=12",
+FIRST = ["model.center=false", "model.augment.flip=0", "model.augment.shift=0", "model.phi_range=[1,3]", "model.gfe.epochs=12",
          "model.gfe.lr=3e-3", "model.gfe.weight_decay=5e-4", "model.afe.epochs=12", "model.afe.lr=3e-3",
          "model.afe.weight_decay=5e-4", "model.meta.episodes=40", "model.meta.lr=3e-4", "model.meta.k_shot=5",
          "model.meta.n_query=5", "model.shallow.dropout=0", "model.shallow.embed_dim=0"]
@@ -36,9 +36,10 @@ PRESETS = {
     "cai3d-first": [*FIRST, "model.encoder=cai3d"],
     "shallow-first": [*FIRST, "model.encoder=shallow"],
     "shallow-15ep": [*FIRST, *FAST],
-    "R-ep0": ["model.meta.episodes=0"],
-    "R-ep200": ["model.meta.episodes=200"],
-    "R": [],
+    "R-ep0": ["model.center=false", "model.meta.episodes=0"],
+    "R-ep200": ["model.center=false", "model.meta.episodes=200"],
+    "R": ["model.center=false"],          # session 3's defaults: recipe R, 100 stage-3 episodes
+    "defaults": [],                       # today's defaults: R with centred inputs
 }
 
 
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7, help="seed of the inner subject grouping")
     ap.add_argument("--variants", default="P,C,GFE,AFE,ststnet")
     ap.add_argument("--tag", default="", help="a name printed with the result")
-    ap.add_argument("--preset", choices=sorted(PRESETS), default="R", help="a named row of the study (docs/mer.md)")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="defaults", help="a named row of the study (docs/mer.md)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (LosoConfig)")
     args = ap.parse_args(argv)
 

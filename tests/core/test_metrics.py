@@ -49,3 +49,18 @@ def test_ci95():
     mean, half = mean_ci95([1.0, 2.0, 3.0, 4.0])
     assert mean == 2.5 and half == pytest.approx(1.96 * np.std([1, 2, 3, 4], ddof=1) / 2)
     assert math.isnan(mean_ci95([1.0])[1])
+
+
+def test_paired_bootstrap_difference_of_two_predictors():
+    from neurotrio.core.metrics import paired_bootstrap_diff, uf1
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    groups = np.repeat(np.arange(30), 10)
+    same = paired_bootstrap_diff(y, y, y, groups, uf1, 3, n_boot=200)
+    assert same == {"diff": 0.0, "lo": 0.0, "hi": 0.0, "p_le_0": 1.0}
+    noisy = np.where(rng.random(300) < 0.5, y, (y + 1) % 3)          # half of the samples wrong
+    better = paired_bootstrap_diff(y, y, noisy, groups, uf1, 3, n_boot=200)
+    assert better["diff"] > 0.3 and better["lo"] > 0.3 and better["p_le_0"] == 0.0
+    worse = paired_bootstrap_diff(y, noisy, y, groups, uf1, 3, n_boot=200)
+    assert worse["diff"] == -better["diff"] and worse["hi"] < 0

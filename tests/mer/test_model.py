@@ -152,6 +152,17 @@ def test_mpfnet_c_feeds_gfe_maps_into_the_afe():
         MPFNet("C", None, None)
 
 
+def test_gated_cascade_starts_as_a_plain_afe_and_learns_its_gate():
+    gfe = CAI3D(SMALL)
+    afe = CAI3D(CAI3DConfig(**{**SMALL.__dict__, "in_channels": 3 + 2}))
+    fuse = Fuse(gfe.map_channels, 2, gate=True)
+    x = torch.randn(4, 3, 1, 28, 28)
+    fused = fuse(x, gfe.forward_maps(x))
+    assert torch.equal(fused[:, :3], x) and torch.count_nonzero(fused[:, 3:]) == 0     # gate starts at 0
+    MPFNet("C", gfe, afe, fuse).train().embed(x)[1].sum().backward()
+    assert fuse.gate.grad is not None and float(fuse.gate.grad.abs()) > 0             # … and is trained
+
+
 def test_amplification_scales_about_the_median_and_balances_classes():
     x = torch.full((3, 1, 4, 4), 0.5)
     x[:, :, 0, 0] = 0.6

@@ -37,6 +37,23 @@ def standardize(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch
     return (x - mean.view(1, -1, 1, 1, 1)) / std.view(1, -1, 1, 1, 1)
 
 
+def center_flow(x: torch.Tensor) -> torch.Tensor:
+    """Subtract each sample's per-channel spatial median from (N, C, T, H, W) inputs (a new tensor).
+
+    The composite's maps are per-image min-max encodings, so zero motion sits at a different level in every
+    map (near its median: most of a face does not move); after centring, zero motion is 0 in every sample
+    and the sign of u, v is the direction of motion again. A per-sample rule, so no other sample's (or the
+    test subject's) statistics are used. Chosen by the training-side study (docs/mer.md, "Tuning").
+    """
+    med = x.flatten(2).median(dim=2).values
+    return x - med[:, :, None, None, None]
+
+
+def prepare_inputs(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, center: bool) -> torch.Tensor:
+    """The network's input: ``center_flow`` (when ``center``), then ``standardize`` with (mean, std)."""
+    return standardize(center_flow(x) if center else x, mean, std)
+
+
 def _load(cfg: DataConfig):
     from neurotrio.microexpression.datasets import class_names, load_dataset, load_inputs
 
@@ -66,9 +83,9 @@ def _amplifier_factory(samples, cfg: DataConfig):
     return factory
 
 
-def _standardized(amp, mean: torch.Tensor, std: torch.Tensor):
-    """Wrap a raw-frame amplifier so its re-prepared copies get the same standardisation as the inputs."""
-    return lambda xi, i, phi: standardize(amp(xi, i, phi)[None], mean, std)[0]
+def _standardized(amp, mean: torch.Tensor, std: torch.Tensor, center: bool = False):
+    """Wrap a raw-frame amplifier so its re-prepared copies get the same input preparation as the inputs."""
+    return lambda xi, i, phi: prepare_inputs(amp(xi, i, phi)[None], mean, std, center)[0]
 
 
-__all__ = ["input_stats", "standardize"]
+__all__ = ["center_flow", "input_stats", "prepare_inputs", "standardize"]

@@ -43,17 +43,23 @@ def make_afe(backbone: CAI3DConfig | ShallowCAConfig, n_classes: int, cascade: b
 
 
 class Fuse(nn.Module):
-    """MPFNet-C wiring: GFE first-block maps → 1×1×1 conv + BN + ReLU → resize to input → concat with input."""
+    """MPFNet-C wiring: GFE first-block maps → 1×1×1 conv + BN + ReLU → resize to input → concat with input.
 
-    def __init__(self, map_channels: int, fuse_channels: int):
+    With ``gate`` the fused maps are multiplied by a learned scalar that starts at 0 (as SkipInit / ReZero
+    start residual branches), so the cascade AFE begins as a plain AFE and takes in the GFE's maps only as
+    far as training finds them useful; without it they enter at full strength from the first step.
+    """
+
+    def __init__(self, map_channels: int, fuse_channels: int, gate: bool = False):
         super().__init__()
         self.reduce = nn.Sequential(nn.Conv3d(map_channels, fuse_channels, 1, bias=False),
                                     nn.BatchNorm3d(fuse_channels), nn.ReLU(inplace=True))
+        self.gate = nn.Parameter(torch.zeros(1)) if gate else None
 
     def forward(self, x: Tensor, gfe_maps: Tensor) -> Tensor:
         """x (B, C, T, H, W), gfe_maps (B, C_G, T', H', W') → (B, C + fuse_channels, T, H, W)."""
         f = F.interpolate(self.reduce(gfe_maps), size=x.shape[2:], mode="trilinear", align_corners=False)
-        return torch.cat([x, f], dim=1)
+        return torch.cat([x, f if self.gate is None else self.gate * f], dim=1)
 
 
 def cosine_scores(emb: Tensor, protos: Tensor) -> Tensor:

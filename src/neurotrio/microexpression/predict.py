@@ -56,11 +56,12 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     else:
         saved = dict(meta["model"])
         saved.setdefault("encoder", "cai3d")       # model folders from before the shallow encoder existed
+        saved.setdefault("fuse_gate", False)       # … and before the cascade's gate
         mcfg = from_dict(MPFNetConfig, saved)
         enc = mcfg.encoder_config
         gfe = make_encoder(enc) if variant in ("P", "C", "GFE") else None
         afe = make_afe(enc, k, variant == "C", mcfg.fuse_channels) if variant != "GFE" else None
-        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels) if variant == "C" else None
+        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels, mcfg.fuse_gate) if variant == "C" else None
         net = MPFNet(variant, gfe, afe, fuse, gamma=mcfg.gamma, temperature=mcfg.temperature)
         for name in ("protos_g", "protos_a"):
             if name in state:
@@ -153,9 +154,10 @@ def _probabilities(net: Any, meta: dict[str, Any], source: str | Path, onset: in
                                  f"trained on {tuple(want)} inputs (use a sample of the same kind)")
     xb = x[None]
     if "input_mean" in meta:
-        from neurotrio.microexpression.inputs import standardize
+        from neurotrio.microexpression.inputs import prepare_inputs
 
-        xb = standardize(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]))
+        xb = prepare_inputs(xb, torch.tensor(meta["input_mean"]), torch.tensor(meta["input_std"]),
+                            bool(meta.get("input_center", False)))
     return torch.softmax(net(xb), dim=1)[0].tolist()
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from neurotrio.core.metrics import accuracy, confusion_matrix, uar, uf1
+from neurotrio.core.metrics import accuracy, confusion_matrix, paired_bootstrap_diff, uar, uf1
 
 
 def metrics_of(y: np.ndarray, p: np.ndarray, n_classes: int) -> dict[str, float]:
@@ -23,6 +23,9 @@ def summarize(records: list[dict[str, Any]], variants: tuple[str, ...], class_na
     """Per-variant metrics: pooled overall, pooled per sub-database, and per fold (mean over folds too).
 
     ``records`` holds one dict per test sample: fold, subject, database, label, and ``pred_<variant>``.
+    When the STSTNet-like baseline is among the variants, every other variant also gets ``vs_baseline``:
+    its pooled UF1 and UAR minus the baseline's with a 95 % subject-level bootstrap interval
+    (``core.metrics.paired_bootstrap_diff``), so a difference can be told from the noise of 68 subjects.
     """
     k = len(class_names)
     y = np.array([r["label"] for r in records])
@@ -39,6 +42,14 @@ def summarize(records: list[dict[str, Any]], variants: tuple[str, ...], class_na
             "fold_mean": {m: float(np.nanmean([f[m] for f in per_fold.values()])) for m in ("accuracy", "uf1", "uar")},
             "confusion_matrix": confusion_matrix(y, p, k).tolist(),
         }
+    if "ststnet" in variants:                    # each model against the baseline, same test samples
+        subjects = np.array([r["subject"] for r in records])
+        base = np.array([r["pred_ststnet"] for r in records])
+        for v in variants:
+            if v != "ststnet":
+                p = np.array([r[f"pred_{v}"] for r in records])
+                out[v]["vs_baseline"] = {name: paired_bootstrap_diff(y, p, base, subjects, fn, k)
+                                         for name, fn in (("uf1", uf1), ("uar", uar))}
     return out
 
 

@@ -31,6 +31,7 @@ from neurotrio.microexpression.inputs import (
     _amplifier_factory,
     _load,
     _standardized,
+    center_flow,
     input_stats,
     standardize,
 )
@@ -66,8 +67,8 @@ class MPFNetConfig:
     """MPFNet model and training settings (shared by every fold).
 
     The defaults are the settings chosen by the training-side validation study (docs/mer.md, "Tuning"):
-    the shallow encoder, flow-aware flip and shifts, plain class-balancing (φ = 1), 15 + 15 epochs and
-    100 stage-3 episodes of 10 shots and 10 queries.
+    the shallow encoder, inputs centred on their per-sample medians, flow-aware flip and shifts, plain
+    class-balancing (φ = 1), 15 + 15 epochs and 100 stage-3 episodes of 10 shots and 10 queries.
 
     Attributes:
         encoder: ``cai3d`` (the paper's CA-I3D, configured by ``backbone``) or ``shallow`` (the
@@ -76,9 +77,13 @@ class MPFNetConfig:
             is ``SMALL_BACKBONE``; ``model.RAW_CONFIG`` suits the full (5, 10, 128, 128) tensors.
         shallow: width of the shallow encoder (``in_channels`` is set from the data).
         augment: flow-aware training augmentation of every stage and of the baseline (``augment.py``).
+        center: subtract each sample's per-channel spatial median before standardising
+            (``inputs.center_flow``: zero motion = 0 in every min-max-encoded map); MPFNet only, the
+            STSTNet-like baseline gets the inputs as Liong et al. use them.
         gamma: weight of the AFE similarity in MPFNet-P.
         temperature: scale of cosine logits in stage 3.
         fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
+        fuse_gate: those channels enter through a learned gate that starts at 0 (``mpfnet.Fuse``).
         margin: triplet margin (L2 distance between normalised embeddings).
         triplet_mining: ``all`` (mean over every valid triplet of a batch) or ``hard`` (batch-hard).
         phi_range: amplification factor range of the stage-2 balancing copies, within [1, 10].
@@ -90,9 +95,11 @@ class MPFNetConfig:
     backbone: CAI3DConfig = SMALL_BACKBONE
     shallow: ShallowCAConfig = SHALLOW_ENCODER
     augment: AugmentConfig = AugmentConfig(flip=0.5, shift=2)
+    center: bool = True
     gamma: float = 0.7
     temperature: float = 10.0
     fuse_channels: int = 3
+    fuse_gate: bool = False
     margin: float = 1.0
     triplet_mining: str = "all"
     phi_range: tuple[float, float] = (1.0, 1.0)
@@ -196,7 +203,7 @@ def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetC
         gfe = out["gfe"].eval()
         for p in gfe.parameters():
             p.requires_grad_(False)
-        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels).to(device)
+        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels, mcfg.fuse_gate).to(device)
         afe_c = make_afe(enc, n_classes, cascade=True, fuse_channels=mcfg.fuse_channels)
 
         def prefix(xb_: torch.Tensor) -> torch.Tensor:
@@ -250,16 +257,17 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
     from neurotrio.microexpression.baselines import STSTNet
 
     gen = seed_everything(cfg.seed * 1000 + fold.index, deterministic=False)
-    tr = torch.as_tensor(fold.train)
-    mean, std = input_stats(x[tr])                   # statistics of the training subjects only
-    x = standardize(x, mean, std)
-    xtr, ytr, xte = x[tr], y[tr], x[torch.as_tensor(fold.test)]
-    val = (x[torch.as_tensor(fold.val)], y[torch.as_tensor(fold.val)]) if fold.val else None
+    tr, te = torch.as_tensor(fold.train), torch.as_tensor(fold.test)
     mcfg = _for_input_channels(cfg, x.shape[1])
-    amplifier = _standardized(amplifier_for(fold.train), mean, std) if amplifier_for else None
     out: dict[str, Any] = {"probs": {}, "info": {}}
     mpf = [v for v in cfg.variants if v in VARIANTS]
     if mpf:
+        xm = center_flow(x) if mcfg.center else x
+        mean, std = input_stats(xm[tr])              # statistics of the training subjects only
+        xm = standardize(xm, mean, std)
+        xtr, ytr, xte = xm[tr], y[tr], xm[te]
+        val = (xm[torch.as_tensor(fold.val)], y[torch.as_tensor(fold.val)]) if fold.val else None
+        amplifier = _standardized(amplifier_for(fold.train), mean, std, mcfg.center) if amplifier_for else None
         priors = train_priors(xtr, ytr, n_classes, mcfg, tuple(mpf), gen, device, amplifier)
         out["info"]["prior_losses"] = {k: v[-1] for k, v in priors["losses"].items()}
         for v in mpf:
@@ -270,10 +278,12 @@ def run_fold(x: torch.Tensor, y: torch.Tensor, fold: Any, n_classes: int, cfg: L
             out["probs"][v] = _predict(net, xte, device)
     if "ststnet" in cfg.variants:
         gen = seed_everything(cfg.seed * 1000 + fold.index + 500_000, deterministic=False)  # same for any variants
+        mean, std = input_stats(x[tr])
+        xb = standardize(x, mean, std)
         net = STSTNet(x.shape[1], n_classes)
-        train_classifier(net, xtr, ytr, cfg.model.baseline, gen, device,
+        train_classifier(net, xb[tr], y[tr], cfg.model.baseline, gen, device,
                          augment=_augmenter(cfg.model, gen) if cfg.baseline_augment else None)
-        out["probs"]["ststnet"] = _predict(net, xte, device)
+        out["probs"]["ststnet"] = _predict(net, xb[te], device)
     return out
 
 
@@ -434,10 +444,13 @@ def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> 
     device = pick_device(cfg.device)
     samples, x, y, names = _load(cfg)
     gen = seed_everything(cfg.seed, deterministic=False)
-    mean, std = input_stats(x)
-    x = standardize(x, mean, std)
     variant = cfg.variants[0]
     mcfg = _for_input_channels(cfg, x.shape[1])
+    center = variant != "ststnet" and mcfg.center
+    if center:
+        x = center_flow(x)
+    mean, std = input_stats(x)
+    x = standardize(x, mean, std)
     factory = _amplifier_factory(samples, cfg)
     t0 = time.perf_counter()
 
@@ -451,7 +464,7 @@ def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> 
         losses = {"baseline": train_classifier(net, x, y, cfg.model.baseline, gen, device)}
         say(f"baseline: {len(losses['baseline'])} epochs, final loss {losses['baseline'][-1]:.3f}")
     else:
-        amp = _standardized(factory(list(range(len(samples)))), mean, std) if factory else None
+        amp = _standardized(factory(list(range(len(samples)))), mean, std, center) if factory else None
         say("stages 1–2: training the priors (GFE triplet, AFE balanced classifier) …")
         priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device, amp)
         losses = dict(priors["losses"])
@@ -462,7 +475,7 @@ def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> 
         losses["meta"] = info.get("losses", [])
         say(f"stage 3 done: final loss {info['final_loss']}; prototypes from all {len(y)} samples")
     meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
-            "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
+            "input_center": center, "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
     with atomic_dir(out_dir) as tmp:
         save_weights(net.cpu(), tmp / "model.safetensors", {"variant": variant, "classes": list(names)})
         write_json(tmp / "model.json", meta)
