@@ -30,19 +30,18 @@ def config(full: bool, cache_dir: str):
     from neurotrio.fewshot.evaluate import DataConfig, EvalConfig
     from neurotrio.fewshot.fslsnn import FSLSNNConfig
     from neurotrio.fewshot.model import BackboneConfig
+    from neurotrio.fewshot.recipes import dataset_recipe
     from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig
 
-    data = DataConfig(dataset="cub", root=str(shared_data() / "fewshot" / "cub"), image_size=84 if full else 40,
-                      cache_dir=cache_dir)
+    root = str(shared_data() / "fewshot" / "cub")
     ev = EvalConfig(settings=("5w1s", "5w5s"), episodes=600, val_episodes=100)
     if full:
         return TrainConfig(model=FSLSNNConfig(backbone=BackboneConfig(width=1.0, time_steps=4, in_channels=3)),
-                           data=data, pretrain=PretrainConfig(epochs=100, batch_size=64, lr=0.05),
+                           data=DataConfig(dataset="cub", root=root, image_size=84, cache_dir=cache_dir),
+                           pretrain=PretrainConfig(epochs=100, batch_size=64, lr=0.05),
                            finetune=FinetuneConfig(episodes=2000, val_every=200), eval=ev)
-    recipe = TrainConfig().model  # the Omniglot recipe's network; strides on layers 2, 4, 6 → 5×5 at 40×40
-    return TrainConfig(model=replace(recipe, backbone=replace(recipe.backbone, in_channels=3, stride_layers=(2, 4, 6))),
-                       data=data, pretrain=PretrainConfig(epochs=15, batch_size=32, lr=0.05),
-                       finetune=FinetuneConfig(episodes=30, val_every=15, n_query=10), eval=ev)
+    recipe = dataset_recipe("cub")  # the library's CUB recipe (40×40, strides on layers 2, 4, 6 → 5×5 maps)
+    return replace(recipe, data=replace(recipe.data, root=root, cache_dir=cache_dir), eval=ev)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ def config(full: bool, cache_dir: str):
     from neurotrio.fewshot.evaluate import DataConfig, EvalConfig
     from neurotrio.fewshot.fslsnn import FSLSNNConfig
     from neurotrio.fewshot.model import BackboneConfig
+    from neurotrio.fewshot.recipes import dataset_recipe
     from neurotrio.fewshot.train import FinetuneConfig, PretrainConfig, TrainConfig
 
     root = str(shared_data() / "fewshot" / "omniglot")
@@ -39,13 +40,11 @@ def config(full: bool, cache_dir: str):
                            data=data, pretrain=PretrainConfig(epochs=60, batch_size=128, lr=0.1),
                            finetune=FinetuneConfig(episodes=4000, val_every=500),
                            eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=1000, val_episodes=300))
-    data = DataConfig(dataset="omniglot-dvs", root=root, image_size=20, time_bins=4, only_strokes=True,
-                      max_classes=100, max_per_class=10, test_fraction=0.25, val_fraction=0.1, cache_dir=cache_dir)
-    recipe = TrainConfig().model  # the Omniglot recipe's network (5×5 maps at 20×20, step-mode SFE)
-    return TrainConfig(model=replace(recipe, backbone=replace(recipe.backbone, time_steps=4, in_channels=2)),
-                       data=data, pretrain=PretrainConfig(epochs=15, batch_size=32, lr=0.05),
-                       finetune=FinetuneConfig(episodes=40, val_every=20, n_query=5),
-                       eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=600, n_query=5, val_episodes=100))
+    recipe = dataset_recipe("omniglot-dvs")  # the library's recipe: 20×20, 4 event bins, T=4, 2 polarities
+    data = replace(recipe.data, root=root, only_strokes=True, max_classes=100, max_per_class=10, test_fraction=0.25,
+                   val_fraction=0.1, cache_dir=cache_dir)  # the CPU-scale data selection (docstring)
+    return replace(recipe, data=data,
+                   eval=EvalConfig(settings=("5w1s", "5w5s"), episodes=600, n_query=5, val_episodes=100))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ _EXPORTS = {
     "tet_loss": "losses", "info_nce": "losses", "fewshot_loss": "losses", "LossConfig": "losses",
     "EnergyCost": "energy", "estimate_energy": "energy", "compare_energy": "energy", "energy_table": "energy",
     "TrainConfig": "train", "PretrainConfig": "train", "FinetuneConfig": "train", "run_training": "train",
-    "train_model": "train",
+    "train_model": "train", "dataset_recipe": "recipes",
     "DataConfig": "evaluate", "EvalConfig": "evaluate", "load_splits": "evaluate", "evaluate_model": "evaluate",
     "run_evaluation": "scoring", "evaluation_config": "scoring", "load_model": "evaluate",
     "EpisodeSampler": "episodes", "episode_collate": "episodes",

@@ -39,10 +39,33 @@ def _absolute_data_paths(cfg):
     return replace(cfg, data=replace(cfg.data, **paths))
 
 
+def _merged(base: dict, extra: dict) -> dict:
+    """``base`` with ``extra``'s keys laid over it, nested mappings merged key by key."""
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
 def _train_config(args: argparse.Namespace):
+    """Recipe of the data set (``recipes.dataset_recipe``) < --config file < --dataset/--root/... < --set.
+
+    The data set is the one the flags, --set and the file name (default omniglot); a --config file's keys
+    are laid over that recipe, so a file that names only a few settings keeps the rest of the recipe.
+    """
+    import yaml
+
+    from neurotrio.core.config import from_dict, to_dict
+    from neurotrio.fewshot.recipes import dataset_recipe
     from neurotrio.fewshot.train import TrainConfig
 
-    return _absolute_data_paths(config_from_args(TrainConfig, args, **_direct(args)))
+    direct = _direct(args)
+    dataset = config_from_args(TrainConfig, args, **direct).data.dataset  # also checks the file and --set
+    base = dataset_recipe(dataset)
+    if getattr(args, "config", None) is not None:  # read and checked just above
+        base = from_dict(TrainConfig, _merged(to_dict(base), yaml.safe_load(Path(args.config).read_text()) or {}))
+    no_file = argparse.Namespace(**{**vars(args), "config": None})
+    return _absolute_data_paths(config_from_args(TrainConfig, no_file, base=base, **direct))
 
 
 def _trained_model_config(args: argparse.Namespace, weights: str):
@@ -192,7 +215,10 @@ def add_commands(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser("train", help="pre-train on base classes, fine-tune on episodes, save the model",
                        description="Pre-train (TET) on the base classes, fine-tune episodically (TET + InfoNCE), "
                                    "select on validation classes; writes model.safetensors, train.json, train.png "
-                                   "(loss and validation accuracy per epoch, kept model starred), config.yaml.")
+                                   "(loss and validation accuracy per epoch, kept model starred), config.yaml. "
+                                   "Starts from the data set's validated CPU recipe (recipes.dataset_recipe: "
+                                   "CUB 40×40, Omniglot-DVS 4 event bins, others the Omniglot recipe); "
+                                   "--config and --set override it.")
     common(p, "pretrain.epochs=3 --set finetune.episodes=30")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars or per-epoch lines")

@@ -127,7 +127,8 @@ class TrainConfig:
     """Everything one training run needs; saved as ``config.yaml`` beside the results.
 
     The defaults are the validated CPU recipe for Omniglot (``recipe_model``, the pre-training and
-    fine-tuning defaults); ``benchmarks/fewshot_omniglot.py`` runs them unchanged.
+    fine-tuning defaults); ``benchmarks/fewshot_omniglot.py`` runs them unchanged. CUB and Omniglot-DVS
+    have their own: ``recipes.dataset_recipe``.
     """
 
     model: FSLSNNConfig = field(default_factory=recipe_model)
