@@ -120,6 +120,17 @@ def section(runs: list[dict], variants: tuple[str, ...], args: argparse.Namespac
         rows.append([NAMES[v], _mean(runs, v, "pooled", "uf1"), _mean(runs, v, "pooled", "uar"),
                      _mean(runs, v, "pooled", "accuracy"), *dbs, seeds, " · ".join(vs)])
     rows += [[n, uf, ua, "-", "-", "-", "-", "-", "-"] for n, uf, ua in PUBLISHED]
+    verdict = ""
+    if "ststnet" in variants:
+        base_uf1 = _mean(runs, "ststnet", "pooled", "uf1")
+        parts = []
+        for v in (v for v in variants if v != "ststnet"):
+            uf, ua = _mean(runs, v, "pooled", "uf1"), _mean(runs, v, "pooled", "uar")
+            met = uf >= 0.78 and ua >= 0.78 and uf - base_uf1 >= 0.05
+            parts.append(f"{NAMES[v].split(' (')[0]} {uf - base_uf1:+.3f} UF1 / {ua - _mean(runs, 'ststnet', 'pooled', 'uar'):+.3f} "
+                         f"UAR ({'meets' if met else 'does not meet'} the target)")
+        verdict = ("\n**Against the baseline, mean over the seeds:** " + "; ".join(parts) + ". The target: UF1 and UAR "
+                   "≥ 0.78 and UF1 ≥ the baseline's + 0.05.\n")
     losses: dict[str, list[float]] = {}
     for r in runs:
         for info in r["_run"]["fold_info"].values():
@@ -162,7 +173,8 @@ def section(runs: list[dict], variants: tuple[str, ...], args: argparse.Namespac
               f"epoch on its test subject (optimistic). Mean last-epoch prior losses over folds: {diag} (chance "
               "cross-entropy ln 3 = 1.10; a triplet loss of 1.0 = the margin means collapsed embeddings). "
               "Figures (confusion matrices pooled and per database, per-fold UF1) are written beside results.json. "
-              "See docs/mer.md (\"Tuning\") for the validation study behind these settings and where it stops.\n")
+              "See docs/mer.md (\"Tuning\") for the validation study behind these settings and where it stops.\n"
+            + verdict)
 
 
 if __name__ == "__main__":

@@ -42,3 +42,19 @@ def test_mer_benchmark_configs_build_and_run(large):
     with torch.no_grad():
         out = net(torch.randn(2, 3, 1, 28, 28))  # the composite's flow maps: 3 channels, T = 1
     assert out.shape == (2, 3) and torch.isfinite(out).all()
+
+
+def test_mer_explore_balancing_indices_match_the_library_copies():
+    """The study's subject labels of balancing copies line up with the rows the library builds."""
+    from benchmarks.mer_explore import _balanced_indices
+
+    from neurotrio.microexpression.stages import balanced_with_amplification
+
+    x = torch.rand(9, 3, 1, 5, 5)
+    y = torch.tensor([0, 0, 0, 0, 0, 1, 1, 2, 2])
+    gen = torch.Generator().manual_seed(3)
+    twin = torch.Generator().set_state(gen.get_state())
+    rows = _balanced_indices(y, twin)
+    xb, yb = balanced_with_amplification(x, y, (1.0, 1.0), gen)
+    assert torch.equal(yb, y[rows]) and torch.allclose(xb, x[rows], atol=1e-6)
+    assert torch.equal(torch.rand(3, generator=gen), torch.rand(3, generator=twin))   # generators in step

@@ -6,9 +6,10 @@ from dataclasses import replace
 
 import torch
 
+from neurotrio.microexpression.final import train_final
 from neurotrio.microexpression.inputs import center_flow, prepare_inputs
 from neurotrio.microexpression.predict import load_model, predict_sample, sample_tensor
-from neurotrio.microexpression.train import LosoConfig, train_final
+from neurotrio.microexpression.train import LosoConfig
 from tests.mer.synth_layouts import make_composite
 from tests.mer.test_train import TINY
 

@@ -163,6 +163,21 @@ def test_gated_cascade_starts_as_a_plain_afe_and_learns_its_gate():
     assert fuse.gate.grad is not None and float(fuse.gate.grad.abs()) > 0             # … and is trained
 
 
+def test_fuse_dropout_drops_whole_blocks_while_training_only():
+    gfe = CAI3D(SMALL)
+    fuse = Fuse(gfe.map_channels, 2, drop=0.5)
+    x = torch.randn(64, 3, 1, 28, 28)
+    maps = gfe.forward_maps(x)
+    torch.manual_seed(0)
+    out = fuse.train()(x, maps)[:, 3:]
+    dropped = out.flatten(1).abs().sum(1) == 0
+    assert 10 < int(dropped.sum()) < 54                               # about half of the samples
+    with torch.no_grad():
+        again = fuse.train()(x, maps)[:, 3:]                           # no gradient: the BN re-estimation pass
+    assert int((again.flatten(1).abs().sum(1) == 0).sum()) == 0          # … sees every block
+    assert torch.allclose(out[~dropped], 2 * again[~dropped], atol=1e-5)  # kept blocks rescaled by 1 / (1 − p)
+
+
 def test_amplification_scales_about_the_median_and_balances_classes():
     x = torch.full((3, 1, 4, 4), 0.5)
     x[:, :, 0, 0] = 0.6

@@ -12,10 +12,11 @@ import pytest
 import torch
 
 from neurotrio.core.metrics import confusion_matrix, uf1
+from neurotrio.microexpression.final import train_final
 from neurotrio.microexpression.model import CAI3DConfig
 from neurotrio.microexpression.predict import load_model, predict_sample
 from neurotrio.microexpression.stages import EpisodeConfig, StageConfig
-from neurotrio.microexpression.train import LosoConfig, MPFNetConfig, run_loso, train_final
+from neurotrio.microexpression.train import LosoConfig, MPFNetConfig, run_loso
 from tests.mer.synth_layouts import make_composite
 
 TINY = MPFNetConfig(backbone=CAI3DConfig(stem_channels=8, stem_stride=2, blocks=(16,), pool_after=()),

@@ -25,7 +25,7 @@ _EXPORTS = {
     "STSTNet": "baselines",
     # training and inference
     "StageConfig": "stages", "EpisodeConfig": "stages", "MPFNetConfig": "train", "LosoConfig": "train",
-    "run_loso": "train", "train_final": "train", "load_model": "predict", "predict_sample": "predict",
+    "run_loso": "train", "train_final": "final", "load_model": "predict", "predict_sample": "predict",
     "sample_tensor": "predict",
 }
 

@@ -48,18 +48,30 @@ class Fuse(nn.Module):
     With ``gate`` the fused maps are multiplied by a learned scalar that starts at 0 (as SkipInit / ReZero
     start residual branches), so the cascade AFE begins as a plain AFE and takes in the GFE's maps only as
     far as training finds them useful; without it they enter at full strength from the first step.
+
+    With ``drop`` > 0 the whole fused block of a training sample is zeroed with that probability (the
+    others rescaled by 1 / (1 − drop), as in dropout), so the AFE cannot lean on the GFE's maps alone: the
+    GFE was trained on the same samples and separates them better than it separates unseen subjects
+    (the leak of stacking a model on in-sample features). Only while gradients are computed, so the
+    no-gradient batch-norm re-estimation (``MPFNet.recalibrate_bn``) sees the maps every test sample gets.
     """
 
-    def __init__(self, map_channels: int, fuse_channels: int, gate: bool = False):
+    def __init__(self, map_channels: int, fuse_channels: int, gate: bool = False, drop: float = 0.0):
         super().__init__()
         self.reduce = nn.Sequential(nn.Conv3d(map_channels, fuse_channels, 1, bias=False),
                                     nn.BatchNorm3d(fuse_channels), nn.ReLU(inplace=True))
         self.gate = nn.Parameter(torch.zeros(1)) if gate else None
+        self.drop = float(drop)
 
     def forward(self, x: Tensor, gfe_maps: Tensor) -> Tensor:
         """x (B, C, T, H, W), gfe_maps (B, C_G, T', H', W') → (B, C + fuse_channels, T, H, W)."""
         f = F.interpolate(self.reduce(gfe_maps), size=x.shape[2:], mode="trilinear", align_corners=False)
-        return torch.cat([x, f if self.gate is None else self.gate * f], dim=1)
+        if self.gate is not None:
+            f = self.gate * f
+        if self.training and self.drop > 0 and torch.is_grad_enabled():   # not in the BN re-estimation pass
+            keep = (torch.rand(len(f), 1, 1, 1, 1, device=f.device) >= self.drop).to(f.dtype)
+            f = f * keep / (1 - self.drop)
+        return torch.cat([x, f], dim=1)
 
 
 def cosine_scores(emb: Tensor, protos: Tensor) -> Tensor:

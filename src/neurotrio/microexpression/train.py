@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -84,6 +83,7 @@ class MPFNetConfig:
         temperature: scale of cosine logits in stage 3.
         fuse_channels: extra input channels the MPFNet-C cascade derives from the GFE maps.
         fuse_gate: those channels enter through a learned gate that starts at 0 (``mpfnet.Fuse``).
+        fuse_dropout: probability of dropping the fused channels of a training sample (``mpfnet.Fuse``).
         margin: triplet margin (L2 distance between normalised embeddings).
         triplet_mining: ``all`` (mean over every valid triplet of a batch) or ``hard`` (batch-hard).
         phi_range: amplification factor range of the stage-2 balancing copies, within [1, 10].
@@ -100,6 +100,7 @@ class MPFNetConfig:
     temperature: float = 10.0
     fuse_channels: int = 3
     fuse_gate: bool = False
+    fuse_dropout: float = 0.0
     margin: float = 1.0
     triplet_mining: str = "all"
     phi_range: tuple[float, float] = (1.0, 1.0)
@@ -203,7 +204,7 @@ def train_priors(x: torch.Tensor, y: torch.Tensor, n_classes: int, mcfg: MPFNetC
         gfe = out["gfe"].eval()
         for p in gfe.parameters():
             p.requires_grad_(False)
-        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels, mcfg.fuse_gate).to(device)
+        fuse = Fuse(gfe.map_channels, mcfg.fuse_channels, mcfg.fuse_gate, mcfg.fuse_dropout).to(device)
         afe_c = make_afe(enc, n_classes, cascade=True, fuse_channels=mcfg.fuse_channels)
 
         def prefix(xb_: torch.Tensor) -> torch.Tensor:
@@ -419,67 +420,3 @@ def run_loso(cfg: LosoConfig, out_dir: str | Path, progress: bool = True,
             confusion_figures(records, cfg.variants, names, tmp)
             fold_strip_plot(metrics, records, cfg.variants, tmp)
     return metrics
-
-
-def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> Path | None:
-    """Train the first variant of ``cfg`` on ALL subjects and save a model folder for ``predict``.
-
-    The folder holds ``model.safetensors`` (weights and, for MPFNet, the prototypes of all samples),
-    ``model.json`` (variant, classes, input shape, model config), ``losses.json`` (per-epoch losses of
-    every stage, per-episode losses of stage 3) and ``config.yaml``. With ``progress`` each stage's start
-    and end (elapsed seconds, final loss) is printed to stderr.
-
-    One small model, no data parallelism: under torchrun rank 0 trains and writes it alone, and the
-    other ranks return None at once (no collective, so a long training cannot time out a barrier).
-    """
-    from neurotrio.core import distributed
-    from neurotrio.core.checkpoint import save_weights
-    from neurotrio.core.config import save_config, to_dict
-    from neurotrio.core.io import atomic_dir, write_json
-    from neurotrio.core.seed import pick_device, provenance, seed_everything
-    from neurotrio.microexpression.baselines import STSTNet
-
-    if not distributed.is_main():
-        return None
-    device = pick_device(cfg.device)
-    samples, x, y, names = _load(cfg)
-    gen = seed_everything(cfg.seed, deterministic=False)
-    variant = cfg.variants[0]
-    mcfg = _for_input_channels(cfg, x.shape[1])
-    center = variant != "ststnet" and mcfg.center
-    if center:
-        x = center_flow(x)
-    mean, std = input_stats(x)
-    x = standardize(x, mean, std)
-    factory = _amplifier_factory(samples, cfg)
-    t0 = time.perf_counter()
-
-    def say(msg: str) -> None:
-        if progress:
-            print(f"[{time.perf_counter() - t0:6.1f} s] {msg}", file=sys.stderr, flush=True)
-
-    say(f"{len(y)} samples of {cfg.dataset}, {len({s.subject for s in samples})} subjects; training {variant}")
-    if variant == "ststnet":
-        net = STSTNet(x.shape[1], len(names))
-        losses = {"baseline": train_classifier(net, x, y, cfg.model.baseline, gen, device)}
-        say(f"baseline: {len(losses['baseline'])} epochs, final loss {losses['baseline'][-1]:.3f}")
-    else:
-        amp = _standardized(factory(list(range(len(samples)))), mean, std, center) if factory else None
-        say("stages 1–2: training the priors (GFE triplet, AFE balanced classifier) …")
-        priors = train_priors(x, y, len(names), mcfg, (variant,), gen, device, amp)
-        losses = dict(priors["losses"])
-        say("priors done: " + ", ".join(f"{k} {len(v)} epochs, final loss {v[-1]:.3f}" for k, v in losses.items()))
-        net = build_variant(variant, priors, mcfg).to(device)
-        say(f"stage 3: {mcfg.meta.episodes} episodes of fine-tuning …")
-        info = finetune(net, x, y, len(names), mcfg, gen, device)
-        losses["meta"] = info.get("losses", [])
-        say(f"stage 3 done: final loss {info['final_loss']}; prototypes from all {len(y)} samples")
-    meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
-            "input_center": center, "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
-    with atomic_dir(out_dir) as tmp:
-        save_weights(net.cpu(), tmp / "model.safetensors", {"variant": variant, "classes": list(names)})
-        write_json(tmp / "model.json", meta)
-        write_json(tmp / "losses.json", {k: [float(v) for v in vals] for k, vals in losses.items()})
-        save_config(cfg, tmp / "config.yaml")
-    say(f"model folder written: {out_dir}")
-    return Path(out_dir)
