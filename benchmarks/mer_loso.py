@@ -137,8 +137,8 @@ def section(runs: list[dict], variants: tuple[str, ...], args: argparse.Namespac
             for k, v in info.get("prior_losses", {}).items():
                 losses.setdefault(k, []).append(v)
     diag = ", ".join(f"{k} {sum(v) / len(v):.2f}" for k, v in losses.items())
-    scale = ("CA-I3D encoders (`--cai3d`: stem 8, blocks (16, 32), embedding 32, 10.1K parameters each)"
-             if args.cai3d else "shallow encoders (STSTNet-like 3/5/8-filter trunk + coordinate attention, "
+    scale = ("The CA-I3D encoders (`--cai3d`: stem 8, blocks (16, 32), embedding 32, 10.1K parameters each)"
+             if args.cai3d else "Shallow encoders (STSTNet-like 3/5/8-filter trunk + coordinate attention, "
              "dropout 0.3, 32-d embedding; 13.9K parameters each)")
     scale += (", the validated defaults of `MPFNetConfig` (docs/mer.md, \"Tuning\"): each map centred on its "
               "per-channel median (zero motion = 0), flow-aware flip (p 0.5) and "
@@ -146,9 +146,9 @@ def section(runs: list[dict], variants: tuple[str, ...], args: argparse.Namespac
               "oversampling, φ = 1), 15 epochs each, Adam lr 5e-3 cosine-annealed, batch 64; stage 3 100 episodes "
               "of 10 shots + 10 queries, lr 1e-3; STSTNet-like baseline 15 epochs, lr 5e-3, no augmentation")
     workers = run.get("fold_workers", 1)
-    walls = " and ".join(f"{r['_run']['wall_s'] / 60:.1f}" for r in runs)
+    walls = ", ".join(f"{r['_run']['wall_s'] / 60:.1f}" for r in runs)
     cpu_s = [r["_run"].get("cpu_s") for r in runs]
-    cpu = (" The folds of one run took " + " and ".join(f"{c / 60:.1f}" for c in cpu_s) + " CPU-minutes (one "
+    cpu = (" The folds of one run took " + ", ".join(f"{c / 60:.1f}" for c in cpu_s) + " CPU-minutes (one "
            f"thread per process), i.e. about {max(cpu_s) / 60 / max(workers, 1):.0f} min of wall time on an idle "
            f"machine with {workers} free cores." if all(cpu_s) else "")
     seeds = [r["_run"].get("seed", 0) for r in runs]
@@ -164,7 +164,7 @@ def section(runs: list[dict], variants: tuple[str, ...], args: argparse.Namespac
             f"`benchmarks.mer_study`), UF1/UAR pooled over folds (MEGC's rule: classes present in the truth). "
             f"{scale}. {len(runs)} whole runs with seeds {', '.join(map(str, seeds))}; metrics are means over them. "
             f"Wall time {walls} min per run on {run['device']} ({platform.machine()}, this 2-core CPU, "
-            f"{workers} process(es) × 1 thread).{cpu}\n\n"
+            f"{workers} process(es) × 1 thread; light editing and short tests beside it).{cpu}\n\n"
             + markdown_table(["model", "UF1", "UAR", "acc", "SMIC UF1 / UAR", "CASME II UF1 / UAR", "SAMM UF1 / UAR",
                               "UF1 per seed", "Δ UF1 [95 % CI] / Δ UAR vs baseline, per seed"], rows)
             + "\nΔ: the model's pooled score minus the STSTNet-like baseline's in the same run, with a 95 % "

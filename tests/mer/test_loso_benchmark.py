@@ -5,20 +5,11 @@ from __future__ import annotations
 import argparse
 
 import pytest
-import torch
 from benchmarks.mer_loso import section
 
 from neurotrio.microexpression.train import LosoConfig, run_loso
 from tests.mer.synth_layouts import make_composite
-from tests.mer.test_train import TINY
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+from tests.mer.test_train import TINY, _one_thread  # noqa: F401  (autouse: one thread)
 
 
 def test_section_reports_the_mean_over_seeds_and_the_bootstrap_difference(tmp_path):
