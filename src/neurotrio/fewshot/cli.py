@@ -50,7 +50,7 @@ def _merged(base: dict, extra: dict) -> dict:
 def _train_config(args: argparse.Namespace):
     """Recipe of the data set (``recipes.dataset_recipe``) < --config file < --dataset/--root/... < --set.
 
-    The data set is the one the flags, --set and the file name (default omniglot); a --config file's keys
+    The data set is the one named by the flags, --set or the file (default omniglot); a --config file's keys
     are laid over that recipe, so a file that names only a few settings keeps the rest of the recipe.
     """
     import yaml
