@@ -81,7 +81,8 @@ def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> 
         say(f"stage 3: {mcfg.meta.episodes} episodes of fine-tuning …")
         info = finetune(net, x, y, len(names), mcfg, gen, device)
         losses["meta"] = info.get("losses", [])
-        say(f"stage 3 done: final loss {info['final_loss']}; prototypes from all {len(y)} samples")
+        fl = info["final_loss"]
+        say(f"stage 3 done: final loss {'-' if fl is None else f'{fl:.3f}'}; prototypes from all {len(y)} samples")
     meta = {"variant": variant, "dataset": cfg.dataset, "classes": list(names), "input_shape": list(x.shape[1:]),
             "input_center": center, "input_mean": mean.tolist(), "input_std": std.tolist(), "model": to_dict(mcfg), "n_train": len(y), "provenance": provenance(cfg.seed)}
     with atomic_dir(out_dir) as tmp:

@@ -65,6 +65,13 @@ def results_markdown(metrics: dict[str, Any], cfg: Any) -> str:
         rows.append([v, m["pooled"]["uf1"], m["pooled"]["uar"], m["pooled"]["accuracy"]]
                     + [f"{m['per_database'][d]['uf1']:.3f}/{m['per_database'][d]['uar']:.3f}"
                        if d in m["per_database"] else "-" for d in dbs])
+    has_delta = any("vs_baseline" in metrics[v] for v in cfg.variants)
+    if has_delta:
+        headers.append("Δ UF1 vs baseline [95 % CI] / Δ UAR")
+        for row, v in zip(rows, cfg.variants):
+            d = metrics[v].get("vs_baseline")
+            row.append(f"{d['uf1']['diff']:+.3f} [{d['uf1']['lo']:+.3f}, {d['uf1']['hi']:+.3f}] / "
+                       f"{d['uar']['diff']:+.3f}" if d else "-")
     run = metrics["_run"]
     names = list(run.get("classes", []))
     cms = ""
@@ -76,4 +83,7 @@ def results_markdown(metrics: dict[str, Any], cfg: Any) -> str:
     return (f"# LOSO on {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
             f"{run['wall_s']:.0f} s on {run['device']}\n\nPooled over folds (predictions concatenated). "
             "UF1 and UAR average over the classes present in the truth (MEGC's rule).\n\n"
-            + markdown_table(headers, rows) + cms + "\n")
+            + markdown_table(headers, rows)
+            + ("\nΔ: the variant's pooled score minus the STSTNet-like baseline's on the same test samples; "
+               "95 % interval from 2,000 bootstrap resamples of the test subjects."
+               if has_delta else "") + cms + "\n")

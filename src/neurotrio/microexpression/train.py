@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -113,6 +114,20 @@ class MPFNetConfig:
         if self.encoder not in ("cai3d", "shallow"):
             raise ConfigError(f"model.encoder={self.encoder!r}: choose 'cai3d' (CA-I3D, model.backbone) or "
                               "'shallow' (the STSTNet-like trunk with coordinate attention, model.shallow)")
+        bad = [f"model.{k}.epochs={getattr(self, k).epochs} (needs ≥ 1)" for k in ("gfe", "afe", "baseline")
+               if getattr(self, k).epochs < 1]
+        bad += [f"model.{k}.batch_size={getattr(self, k).batch_size} (needs ≥ 1)" for k in ("gfe", "afe", "baseline")
+                if getattr(self, k).batch_size < 1]
+        if self.meta.episodes < 0:
+            bad.append(f"model.meta.episodes={self.meta.episodes} (needs ≥ 0)")
+        if not 0.0 <= self.fuse_dropout < 1.0:
+            bad.append(f"model.fuse_dropout={self.fuse_dropout} (a probability, 0 ≤ p < 1)")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            bad.append(f"model.temperature={self.temperature} (needs a finite value > 0)")
+        if not math.isfinite(self.gamma):
+            bad.append(f"model.gamma={self.gamma} (needs a finite value)")
+        if bad:
+            raise ConfigError("bad MPFNet setting: " + "; ".join(bad))
 
     @property
     def encoder_config(self) -> CAI3DConfig | ShallowCAConfig:
@@ -160,6 +175,9 @@ class LosoConfig:
         bad = [v for v in self.variants if v not in ALL_VARIANTS]
         if bad or not self.variants:
             raise ConfigError(f"unknown variant(s) {bad or '(none)'}; choose from {', '.join(ALL_VARIANTS)}")
+        if self.max_folds < 0 or self.fold_workers < 1:
+            raise ConfigError(f"max_folds={self.max_folds}, fold_workers={self.fold_workers}: max_folds needs ≥ 0 "
+                              "(0: all folds) and fold_workers ≥ 1")
 
 
 def _for_input_channels(cfg: LosoConfig, in_channels: int) -> MPFNetConfig:
