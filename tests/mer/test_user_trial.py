@@ -14,6 +14,7 @@ import torch
 
 from neurotrio.cli import main
 from neurotrio.core.errors import ConfigError
+from neurotrio.microexpression.augment import AugmentConfig
 from neurotrio.microexpression.final import train_final
 from neurotrio.microexpression.inputs import prepare_inputs
 from neurotrio.microexpression.predict import load_model, predict_sample, sample_tensor
@@ -55,7 +56,11 @@ def test_results_md_shows_the_difference_to_the_baseline():
 @pytest.mark.parametrize("bad", [dict(fuse_dropout=1.5), dict(fuse_dropout=-0.1), dict(fuse_dropout=1.0),
                                  dict(temperature=0.0), dict(gamma=math.nan),
                                  dict(gfe=StageConfig(epochs=0)), dict(afe=StageConfig(epochs=-1)),
-                                 dict(baseline=StageConfig(batch_size=0)), dict(meta=EpisodeConfig(episodes=-1))])
+                                 dict(baseline=StageConfig(batch_size=0)), dict(meta=EpisodeConfig(episodes=-1)),
+                                 dict(meta=EpisodeConfig(k_shot=0)), dict(meta=EpisodeConfig(n_query=0)),
+                                 dict(gfe=StageConfig(lr=-1.0)), dict(afe=StageConfig(mixup=-1.0)),
+                                 dict(fuse_channels=0), dict(phi_range=(1.0,)),
+                                 dict(augment=AugmentConfig(flip=2.0)), dict(augment=AugmentConfig(shift=-1))])
 def test_bad_model_settings_are_refused(bad):
     with pytest.raises(ConfigError, match="model\\." + next(iter(bad))):
         MPFNetConfig(**bad)
@@ -69,7 +74,8 @@ def test_valid_edge_settings_are_kept():
         LosoConfig(fold_workers=0)
 
 
-@pytest.mark.parametrize("setting", ["model.fuse_dropout=1.5", "model.gfe.epochs=0", "max_folds=-1"])
+@pytest.mark.parametrize("setting", ["model.fuse_dropout=1.5", "model.gfe.epochs=0", "max_folds=-1",
+                                     "model.meta.k_shot=0", "model.phi_range=[1]"])
 def test_cli_bad_set_is_one_line_exit_2_and_no_output(tmp_path, capsys, setting):
     data = make_composite(tmp_path / "data", n_subjects=2, per_subject=6)
     out = tmp_path / "run"

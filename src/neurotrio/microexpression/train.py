@@ -118,8 +118,21 @@ class MPFNetConfig:
                if getattr(self, k).epochs < 1]
         bad += [f"model.{k}.batch_size={getattr(self, k).batch_size} (needs ≥ 1)" for k in ("gfe", "afe", "baseline")
                 if getattr(self, k).batch_size < 1]
+        bad += [f"model.{k}.lr={getattr(self, k).lr} (needs > 0)" for k in ("gfe", "afe", "baseline", "meta")
+                if not getattr(self, k).lr > 0]
+        bad += [f"model.{k}.mixup={getattr(self, k).mixup} (needs ≥ 0; 0: off)" for k in ("afe", "baseline")
+                if getattr(self, k).mixup < 0]
         if self.meta.episodes < 0:
             bad.append(f"model.meta.episodes={self.meta.episodes} (needs ≥ 0)")
+        bad += [f"model.meta.{k}={getattr(self.meta, k)} (needs ≥ 1)" for k in ("k_shot", "n_query")
+                if getattr(self.meta, k) < 1]
+        if self.fuse_channels < 1:
+            bad.append(f"model.fuse_channels={self.fuse_channels} (needs ≥ 1)")
+        if len(self.phi_range) != 2:
+            bad.append(f"model.phi_range={list(self.phi_range)} (needs [low, high])")
+        if not 0.0 <= self.augment.flip <= 1.0 or self.augment.shift < 0 or self.augment.rotate < 0:
+            bad.append(f"model.augment flip={self.augment.flip}, shift={self.augment.shift}, rotate="
+                       f"{self.augment.rotate} (flip a probability in [0, 1]; shift, rotate ≥ 0)")
         if not 0.0 <= self.fuse_dropout < 1.0:
             bad.append(f"model.fuse_dropout={self.fuse_dropout} (a probability, 0 ≤ p < 1)")
         if not (math.isfinite(self.temperature) and self.temperature > 0):
