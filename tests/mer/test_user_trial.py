@@ -111,3 +111,15 @@ def test_model_folder_from_before_centring_loads_and_is_not_centred(tmp_path):
     want = torch.softmax(net(x), 1)[0]
     assert torch.allclose(torch.tensor(list(predict_sample(old, png).values())), want, atol=1e-6)
     assert predict_sample(old, png) == predict_sample(new, png)
+
+
+def test_final_model_says_which_of_several_variants_it_trains(tmp_path, caplog):
+    data = make_composite(tmp_path / "data", n_subjects=3, per_subject=6)
+    cfg = LosoConfig(data=str(data), variants=("ststnet", "P"), model=TINY)
+    with caplog.at_level("WARNING"):
+        train_final(cfg, tmp_path / "model", progress=False)
+    assert "trains one model: ststnet" in caplog.text and "ststnet, P" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        train_final(replace(cfg, variants=("ststnet",)), tmp_path / "model1", progress=False)
+    assert "trains one model" not in caplog.text

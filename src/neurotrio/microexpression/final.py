@@ -7,6 +7,7 @@ on all samples; the folder's ``model.json`` records the input preparation (centr
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from pathlib import Path
@@ -27,6 +28,8 @@ from neurotrio.microexpression.train import (
     finetune,
     train_priors,
 )
+
+log = logging.getLogger(__name__)
 
 
 def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> Path | None:
@@ -53,6 +56,9 @@ def train_final(cfg: LosoConfig, out_dir: str | Path, progress: bool = True) -> 
     samples, x, y, names = _load(cfg)
     gen = seed_everything(cfg.seed, deterministic=False)
     variant = cfg.variants[0]
+    if len(cfg.variants) > 1:       # one model per folder: say which variants were not trained
+        log.warning("--protocol all trains one model: %s, the first of the variants %s (the others are not "
+                    "trained; pass --variant NAME for another)", variant, ", ".join(cfg.variants))
     mcfg = _for_input_channels(cfg, x.shape[1])
     center = variant != "ststnet" and mcfg.center
     if center:
