@@ -123,3 +123,14 @@ def test_final_model_says_which_of_several_variants_it_trains(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         train_final(replace(cfg, variants=("ststnet",)), tmp_path / "model1", progress=False)
     assert "trains one model" not in caplog.text
+
+
+def test_info_says_how_a_model_prepares_its_inputs(tmp_path, capsys):
+    data = make_composite(tmp_path / "data", n_subjects=3, per_subject=6)
+    for center in (True, False):
+        cfg = LosoConfig(data=str(data), variants=("P",), model=replace(TINY, center=center))
+        model = train_final(cfg, tmp_path / f"model_{center}", progress=False)
+        capsys.readouterr()
+        assert main(["mer", "info", "--model", str(model)]) == 0
+        line = capsys.readouterr().out.splitlines()[1]
+        assert line.startswith("inputs: ") and ("centred on each sample's per-channel median" in line) == center

@@ -140,6 +140,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"MPFNet variant {meta['variant']} trained on {meta['dataset']} ({meta.get('n_train')} samples); "
               f"classes {', '.join(meta['classes'])}; input {tuple(meta['input_shape'])}; "
               f"{count_params(net):,} parameters")
+        if "input_mean" in meta:                  # the input preparation `predict` applies (model.json)
+            how = "centred on each sample's per-channel median, then " if meta.get("input_center") else ""
+            print(f"inputs: {how}standardised with the training samples' per-channel mean and std")
         print(json.dumps(meta["model"])[:400])
         return 0
     if not args.dataset or not args.data:
