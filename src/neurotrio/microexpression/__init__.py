@@ -24,7 +24,7 @@ _EXPORTS = {
     "CAI3D": "model", "CAI3DConfig": "model", "CoordAttention3d": "attention", "MPFNet": "mpfnet",
     "STSTNet": "baselines",
     # training and inference
-    "StageConfig": "stages", "EpisodeConfig": "stages", "MPFNetConfig": "train", "LosoConfig": "train",
+    "StageConfig": "stages", "EpisodeConfig": "stages", "MPFNetConfig": "config", "LosoConfig": "config",
     "run_loso": "train", "train_final": "final", "load_model": "predict", "predict_sample": "predict",
     "sample_tensor": "predict",
 }

@@ -69,8 +69,9 @@ def _face_counts(samples, cfg, cache_dir) -> str:
 def cmd_train(args: argparse.Namespace) -> int:
     """LOSO evaluation or a final model; under torchrun the folds are spread over the ranks, rank 0 reports."""
     from neurotrio.core.distributed import init_distributed, is_main
+    from neurotrio.microexpression.config import LosoConfig
     from neurotrio.microexpression.final import train_final
-    from neurotrio.microexpression.train import LosoConfig, run_loso
+    from neurotrio.microexpression.train import run_loso
 
     init_distributed()  # a no-op unless launched by torchrun
     variants = [v.strip() for v in (args.variant or "").split(",") if v.strip()] or None

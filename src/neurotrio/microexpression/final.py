@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from neurotrio.microexpression.config import LosoConfig
 from neurotrio.microexpression.inputs import (
     _amplifier_factory,
     _load,
@@ -22,7 +23,6 @@ from neurotrio.microexpression.inputs import (
 )
 from neurotrio.microexpression.stages import train_classifier
 from neurotrio.microexpression.train import (
-    LosoConfig,
     _for_input_channels,
     build_variant,
     finetune,

@@ -34,8 +34,8 @@ def load_model(model_dir: str | Path) -> tuple[torch.nn.Module, dict[str, Any]]:
     from neurotrio.core.checkpoint import load_state_into, read_weights
     from neurotrio.core.config import from_dict
     from neurotrio.microexpression.baselines import STSTNet
+    from neurotrio.microexpression.config import MPFNetConfig
     from neurotrio.microexpression.mpfnet import Fuse, MPFNet, make_afe, make_encoder
-    from neurotrio.microexpression.train import MPFNetConfig
 
     model_dir = Path(model_dir)
     if model_dir.is_file() and model_dir.name in ("model.safetensors", "model.json"):  # a file of the folder
