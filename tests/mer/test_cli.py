@@ -37,6 +37,9 @@ def test_info_train_loso_final_and_predict(tmp_path, capsys):
                  "--protocol", "loso", "--folds", "1", "--out", str(out), "--quiet", *TINY]) == 0
     text = capsys.readouterr().out
     assert "LOSO composite: 1 folds, 6 test samples" in text and "ststnet" in text
+    p_line = next(line for line in text.splitlines() if line.strip().startswith("P "))
+    assert "vs baseline UF1" in p_line                  # the difference to the baseline, with its interval
+    assert "vs baseline" not in next(line for line in text.splitlines() if line.strip().startswith("ststnet"))
     import yaml
 
     saved = yaml.safe_load((out / "config.yaml").read_text())

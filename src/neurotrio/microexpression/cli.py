@@ -99,8 +99,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"LOSO {cfg.dataset}: {run['folds']} folds, {run['samples_tested']} test samples, "
           f"{run['wall_s']:.0f} s{procs}")
     for v in cfg.variants:
-        p = m[v]["pooled"]
-        print(f"  {v:8s} UF1 {p['uf1']:.3f}  UAR {p['uar']:.3f}  acc {p['accuracy']:.3f}")
+        p, d = m[v]["pooled"], m[v].get("vs_baseline")
+        vs = (f"  vs baseline UF1 {d['uf1']['diff']:+.3f} [{d['uf1']['lo']:+.3f}, {d['uf1']['hi']:+.3f}], "
+              f"UAR {d['uar']['diff']:+.3f}" if d else "")
+        print(f"  {v:8s} UF1 {p['uf1']:.3f}  UAR {p['uar']:.3f}  acc {p['accuracy']:.3f}{vs}")
     names = ["results.json", "results.md", "predictions.csv", "config.yaml",
              *(f"confusion_{v}.png" for v in cfg.variants), "fold_uf1.png"]
     print(f"wrote {', '.join(n for n in names if (Path(args.out) / n).is_file())} to {args.out}")
